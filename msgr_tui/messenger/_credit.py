@@ -1,0 +1,153 @@
+"""Sharing receive credit between every receiver link feeding one incoming queue.
+
+The rules are the original Messenger's:
+
+* ``recv(n)`` sets how much credit there is in total (credit still to give
+  plus credit given, ``distributed``); ``recv()`` / ``recv(-1)`` keeps up to
+  1024 messages per receiver link in flight or queued.
+* A link's share is ``max(total // links, 1)``. Links waiting for credit
+  (``blocked``) get ``min(share, credit left)``, first come first served.
+* If links still wait 250 ms later, credited links are drained so their unused
+  credit comes back and can be shared again.
+* A link that falls under 20 % of its share is topped up when credit is left
+  and nobody waits; a closed link's unused credit returns to the pool.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cproton_ffi import lib
+
+if TYPE_CHECKING:
+    from ._links import Link
+
+AUTO_BATCH = 1024
+DRAIN_DELAY_MS = 250
+
+
+class CreditScheduler:
+    """Credit accounting of one Messenger (all its receiver links)."""
+
+    def __init__(self) -> None:
+        self.credit = 0
+        self.distributed = 0
+        self.receivers = 0
+        self.draining = 0
+        self.auto = False
+        self.next_drain = 0
+        self.blocked: list[Link] = []
+        self.credited: list[Link] = []
+
+    @property
+    def receiving(self) -> int:
+        return self.credit + self.distributed
+
+    def share(self) -> int:
+        if self.receivers == 0:
+            return 0
+        return max((self.credit + self.distributed) // self.receivers, 1)
+
+    def set_limit(self, n: int | None) -> None:
+        """Apply ``recv(n)``."""
+        if n is None or n < 0:
+            self.auto = True
+        else:
+            self.auto = False
+            self.credit = n - self.distributed if n > self.distributed else 0
+
+    def add_link(self, link: Link) -> None:
+        self.receivers += 1
+        self.blocked.append(link)
+
+    def remove_link(self, link: Link) -> None:
+        """A receiver link closed: forget it and take back what it did not use."""
+        if link in self.blocked:
+            self.blocked.remove(link)
+        elif link in self.credited:
+            self.credited.remove(link)
+        else:
+            return
+        self.receivers -= 1
+        if lib.pn_link_get_drain(link.impl):
+            lib.pn_link_set_drain(link.impl, False)
+            self.draining -= 1
+        unused = max(lib.pn_link_credit(link.impl), 0)
+        self.distributed -= unused
+        if not self.auto:
+            self.credit += unused
+
+    def flow(self, now: int, incoming: int) -> bool:
+        """Hand out credit to waiting links; start drains when they wait too long.
+
+        Returns True when it changed anything on the wire.
+        """
+        if self.receivers == 0:
+            self.next_drain = 0
+            return False
+        if self.auto:
+            ceiling = self.receivers * AUTO_BATCH
+            used = self.distributed + incoming
+            self.credit = ceiling - used if ceiling > used else 0
+        updated = False
+        batch = self.share()
+        while self.credit > 0 and self.blocked:
+            link = self.blocked.pop(0)
+            more = min(self.credit, batch)
+            self.distributed += more
+            self.credit -= more
+            lib.pn_link_flow(link.impl, more)
+            self.credited.append(link)
+            updated = True
+        if not self.blocked:
+            self.next_drain = 0
+        elif not self.draining:
+            if self.next_drain == 0:
+                self.next_drain = now + DRAIN_DELAY_MS
+            elif self.next_drain <= now:
+                self.next_drain = 0
+                needed = len(self.blocked) * batch
+                for link in self.credited:
+                    if not lib.pn_link_get_drain(link.impl):
+                        lib.pn_link_set_drain(link.impl, True)
+                        needed -= lib.pn_link_credit(link.impl)
+                        self.draining += 1
+                        updated = True
+                    if needed <= 0:
+                        break
+        return updated
+
+    def on_message(self, link: Link) -> None:
+        """A message arrived on ``link``: top it up or mark it as waiting."""
+        self.distributed -= 1
+        impl = link.impl
+        credit = lib.pn_link_credit(impl)
+        if not self.blocked and self.credit > 0 and not lib.pn_link_get_drain(impl):
+            share = self.share()
+            if credit < int(share * 0.2 + 0.5):
+                more = min(self.credit, share - credit)
+                if more > 0:
+                    self.credit -= more
+                    self.distributed += more
+                    lib.pn_link_flow(impl, more)
+                    credit += more
+        if credit <= 0 and link in self.credited:
+            self.credited.remove(link)
+            if lib.pn_link_get_drain(impl):
+                lib.pn_link_set_drain(impl, False)
+                self.draining -= 1
+            self.blocked.append(link)
+
+    def on_flow(self, link: Link) -> None:
+        """The peer answered a drain: take the credit it gave back."""
+        impl = link.impl
+        if lib.pn_link_get_drain(impl) and not lib.pn_link_draining(impl):
+            drained = lib.pn_link_drained(impl)
+            self.distributed -= drained
+            if not self.auto:
+                self.credit += drained
+            lib.pn_link_set_drain(impl, False)
+            self.draining -= 1
+            if link in self.credited:
+                self.credited.remove(link)
+                self.blocked.append(link)

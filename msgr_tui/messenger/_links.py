@@ -1,0 +1,90 @@
+"""Per-link and per-message bookkeeping shared by the Messenger and its driver."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .status import PENDING, Status
+
+if TYPE_CHECKING:
+    from ._engine import Conn
+    from .subscription import Subscription
+
+
+class Link:
+    """One AMQP link and what the Messenger keeps about it."""
+
+    __slots__ = (
+        "address",
+        "closed",
+        "conn",
+        "error",
+        "handed",
+        "impl",
+        "is_sender",
+        "ours",
+        "partial",
+        "queue",
+        "session",
+        "subscription",
+        "unanswered",
+    )
+
+    def __init__(self, impl: Any, conn: Conn, is_sender: bool, address: str | None, ours: bool):
+        self.impl = impl
+        self.conn = conn
+        self.session = conn.session
+        self.is_sender = is_sender
+        # The terminus name: target of a sender, source of a receiver.
+        self.address = address
+        self.ours = ours
+        self.closed = False
+        self.error: str | None = None
+        # Sender side: messages waiting for credit, and those on the wire
+        # that the peer has not answered yet (keyed by pn_delivery_t*).
+        self.queue: deque[Outgoing] = deque()
+        self.unanswered: dict[Any, Outgoing] = {}
+        self.handed = 0
+        # Receiver side: bytes of a delivery still arriving in several frames.
+        self.partial: bytearray | None = None
+        self.subscription: Subscription | None = None
+
+    @property
+    def role(self) -> str:
+        return "sender" if self.is_sender else "receiver"
+
+    def describe(self) -> str:
+        """``<connection label>/<terminus>`` for messages to the user."""
+        label = self.conn.label
+        return f"{label}/{self.address}" if self.address else label
+
+    def __repr__(self) -> str:
+        return f"<Link {self.role} {self.describe()}{' closed' if self.closed else ''}>"
+
+
+class Outgoing:
+    """A message put on the outgoing queue, from ``put`` until the peer answers."""
+
+    __slots__ = ("data", "delivery", "link", "link_seq", "status", "tracker")
+
+    def __init__(self, tracker: int, data: bytes, link: Link) -> None:
+        self.tracker = tracker
+        self.data: bytes | None = data
+        self.link = link
+        self.delivery: Any = None
+        self.link_seq = -1
+        self.status: Status = PENDING
+
+
+class Incoming:
+    """A message received and not yet settled."""
+
+    __slots__ = ("data", "delivery", "link", "outcome", "tracker")
+
+    def __init__(self, data: bytes | bytearray, delivery: Any, link: Link) -> None:
+        self.data = data
+        self.delivery = delivery
+        self.link = link
+        self.tracker = -1
+        self.outcome: Status | None = None

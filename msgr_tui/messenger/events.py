@@ -1,0 +1,70 @@
+"""Notifications a Messenger gives its ``on_event`` callback (an extension).
+
+The original Messenger had no such hook. Programs that need to show what the
+Messenger is doing (msgr-tui's worker bridge) set ``messenger.on_event`` to a
+callable; it runs in the Messenger's thread, inside whichever call did the I/O,
+so it must be quick and must not call back into the Messenger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .status import Status
+
+__all__ = [
+    "ConnectionClosed",
+    "ConnectionOpened",
+    "LinkClosed",
+    "LinkOpened",
+    "MessengerEvent",
+    "TrackerUpdated",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOpened:
+    """The peer answered our AMQP open (or opened a connection to our listener)."""
+
+    label: str
+    remote_container: str | None
+    inbound: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """A connection ended; ``error`` is None for a clean close."""
+
+    label: str
+    error: str | None
+    inbound: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOpened:
+    """A link is attached. ``source`` is the subscription it serves, if any."""
+
+    address: str
+    role: str
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClosed:
+    """A link ended; ``error`` is the peer's reason when it refused or closed it."""
+
+    address: str
+    role: str
+    source: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerUpdated:
+    """An outgoing tracker inside the outgoing window changed status."""
+
+    tracker: int
+    status: Status
+
+
+MessengerEvent = ConnectionOpened | ConnectionClosed | LinkOpened | LinkClosed | TrackerUpdated

@@ -1,0 +1,1086 @@
+"""The Messenger: one outgoing queue, one incoming queue, any number of peers."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import cproton
+from cproton_ffi import ffi, lib
+from proton import Message
+
+from ._codec import MessageEncoder
+from ._credit import CreditScheduler
+from ._engine import Conn, Driver, Listener, now_ms
+from ._links import Incoming, Link, Outgoing
+from .address import Address, AddressError, parse_address
+from .errors import Interrupt, LinkRefused, MessengerException, Timeout, TransportFailed
+from .events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    LinkClosed,
+    LinkOpened,
+    MessengerEvent,
+    TrackerUpdated,
+)
+from .rules import RuleList, default_rewrite
+from .status import (
+    ABORTED,
+    ACCEPTED,
+    MODIFIED,
+    PENDING,
+    REJECTED,
+    RELEASED,
+    SETTLED,
+    Status,
+)
+from .subscription import Subscription
+from .tls import TLSSettings
+
+__all__ = ["Messenger"]
+
+PN_RECEIVED = lib.PN_RECEIVED
+PN_ACCEPTED = lib.PN_ACCEPTED
+PN_REJECTED = lib.PN_REJECTED
+PN_RELEASED = lib.PN_RELEASED
+PN_MODIFIED = lib.PN_MODIFIED
+
+_REMOTE_STATUS = {
+    PN_ACCEPTED: ACCEPTED,
+    PN_REJECTED: REJECTED,
+    PN_RELEASED: RELEASED,
+    PN_MODIFIED: MODIFIED,
+}
+_DISPOSITION = {ACCEPTED: PN_ACCEPTED, REJECTED: PN_REJECTED, RELEASED: PN_RELEASED}
+
+# Incoming trackers carry this bit so they never collide with outgoing ones.
+_INCOMING = 1 << 62
+
+
+def _seconds(value: float | None) -> float | None:
+    """The Messenger's timeout convention: None or a negative number = forever."""
+    if value is None or value < 0:
+        return None
+    return float(value)
+
+
+class Messenger:
+    """Send and receive AMQP 1.0 messages through two queues.
+
+    A Messenger holds one logical queue of outgoing messages and one of
+    incoming messages, whatever addresses they come from or go to. It is used
+    from a single thread; only :meth:`interrupt` may be called from another.
+    I/O happens only inside its calls (``put``, ``send``, ``recv``, ``work``,
+    ``subscribe``, ``stop``), never in the background.
+
+    Example::
+
+        messenger = Messenger()
+        messenger.start()
+        message = Message(address="amqp://127.0.0.1/queue", body="hello")
+        messenger.put(message)
+        messenger.send()
+        messenger.stop()
+
+    Addresses look like ``[amqp[s]://][user[:password]@][~]domain[/name]``;
+    see :mod:`msgr_tui.messenger.address`.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        """Create a stopped Messenger; ``name`` (its AMQP container-id) defaults to a UUID."""
+        self._name = name if name is not None else str(uuid.uuid4())
+        self._timeout: float | None = None
+        self._blocking = True
+        self._incoming_window = 0
+        self._outgoing_window = 0
+        self._certificate: str | None = None
+        self._private_key: str | None = None
+        self._password: str | None = None
+        self._trusted_certificates: str | None = None
+        self._verify_hostname = False
+        self._allow_insecure_mechs = True
+        self._idle_timeout = 0.0
+        self._tls_cache: dict[str, Any] = {}
+        self._routes = RuleList()
+        self._rewrites = RuleList()
+        self._rewrite_cache: dict[str, str | None] = {}
+        self._link_cache: dict[str, Link] = {}
+
+        self._driver = Driver(self, self._name)
+        self._encoder = MessageEncoder()
+        self._credit = CreditScheduler()
+        self._started = False
+        self._stopping = False
+        self._interrupted = False
+        self._errors: deque[MessengerException] = deque()
+        self.on_event: Callable[[MessengerEvent], None] | None = None
+        """Optional callback for :mod:`~msgr_tui.messenger.events` (an extension)."""
+
+        self._out_conns: dict[tuple[Any, ...], Conn] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+        self._sub_links: dict[str, Link] = {}
+        self._sub_listeners: dict[str, Listener] = {}
+
+        self._next_out = 0
+        self._queued = 0
+        self._unanswered = 0
+        self._send_links: list[Link] = []
+        self._out_window: deque[Outgoing] = deque()
+        self._out_tracked: dict[int, Outgoing] = {}
+
+        self._next_in = 0
+        self._incoming: deque[Incoming] = deque()
+        self._in_window: deque[Incoming] = deque()
+        self._in_tracked: dict[int, Incoming] = {}
+
+    def __repr__(self) -> str:
+        return f"<Messenger {self._name!r}{' stopped' if self.stopped else ''}>"
+
+    def __enter__(self) -> Messenger:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        driver = getattr(self, "_driver", None)
+        if driver is not None:
+            with contextlib.suppress(Exception):
+                driver.close()
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def name(self) -> str:
+        """The Messenger's name, used as the container-id of all its connections."""
+        return self._name
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a blocking call may wait before raising Timeout; None waits forever."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = _seconds(value)
+
+    @property
+    def blocking(self) -> bool:
+        """When False, ``send``/``recv``/``stop`` do what they can without waiting."""
+        return self._blocking
+
+    @blocking.setter
+    def blocking(self, value: bool) -> None:
+        self._blocking = bool(value)
+
+    @property
+    def incoming_window(self) -> int:
+        """How many trackers returned by ``get`` stay unsettled for accept/reject.
+
+        With 0 (the default) each message is accepted and settled by ``get``.
+        A tracker pushed out of the window is accepted if you did not act on it.
+        """
+        return self._incoming_window
+
+    @incoming_window.setter
+    def incoming_window(self, value: int) -> None:
+        self._incoming_window = _window(value, "incoming_window")
+        self._trim_incoming_window()
+
+    @property
+    def outgoing_window(self) -> int:
+        """How many of the most recent outgoing trackers keep their status (default 0)."""
+        return self._outgoing_window
+
+    @outgoing_window.setter
+    def outgoing_window(self, value: int) -> None:
+        self._outgoing_window = _window(value, "outgoing_window")
+        self._trim_outgoing_window()
+
+    @property
+    def certificate(self) -> str | None:
+        """Path of this Messenger's certificate (PEM).
+
+        Needed to listen on ``amqps://~`` and to authenticate to peers that ask
+        for a client certificate.
+        """
+        return self._certificate
+
+    @certificate.setter
+    def certificate(self, value: str | None) -> None:
+        self._certificate = value
+        self._tls_cache.clear()
+
+    @property
+    def private_key(self) -> str | None:
+        """Path of the private key (PEM) that goes with :attr:`certificate`."""
+        return self._private_key
+
+    @private_key.setter
+    def private_key(self, value: str | None) -> None:
+        self._private_key = value
+        self._tls_cache.clear()
+
+    @property
+    def password(self) -> str | None:
+        """Password of :attr:`private_key`, or None when the key is not encrypted."""
+        return self._password
+
+    @password.setter
+    def password(self, value: str | None) -> None:
+        self._password = value
+        self._tls_cache.clear()
+
+    @property
+    def trusted_certificates(self) -> str | None:
+        """CA certificates (PEM file) to verify peers with; None means no verification.
+
+        On an ``amqps://~`` listener, setting it makes client certificates mandatory.
+        """
+        return self._trusted_certificates
+
+    @trusted_certificates.setter
+    def trusted_certificates(self, value: str | None) -> None:
+        self._trusted_certificates = value
+        self._tls_cache.clear()
+
+    @property
+    def verify_hostname(self) -> bool:
+        """Extension: also check that the server certificate names the host (default False).
+
+        Only applies when :attr:`trusted_certificates` is set. The original
+        Messenger verified the certificate chain but not the name.
+        """
+        return self._verify_hostname
+
+    @verify_hostname.setter
+    def verify_hostname(self, value: bool) -> None:
+        self._verify_hostname = bool(value)
+        self._tls_cache.clear()
+
+    @property
+    def allow_insecure_mechs(self) -> bool:
+        """Extension: allow SASL PLAIN over unencrypted TCP (default True, as the original)."""
+        return self._allow_insecure_mechs
+
+    @allow_insecure_mechs.setter
+    def allow_insecure_mechs(self, value: bool) -> None:
+        self._allow_insecure_mechs = bool(value)
+        self._driver.allow_insecure_mechs = bool(value)
+
+    @property
+    def idle_timeout(self) -> float:
+        """Extension: idle timeout in seconds advertised on new connections (0 = none).
+
+        A peer that hears nothing for this long may close the connection; the
+        Messenger keeps its side alive with empty frames whenever a peer
+        advertises a timeout, as long as the program keeps calling into it.
+        """
+        return self._idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float) -> None:
+        self._idle_timeout = max(0.0, float(value or 0))
+        self._driver.idle_timeout_ms = int(self._idle_timeout * 1000)
+
+    @property
+    def stopped(self) -> bool:
+        """True before ``start`` and once ``stop`` has closed every connection and listener."""
+        return not self._started
+
+    @property
+    def outgoing(self) -> int:
+        """Messages put and not yet on the wire (waiting here or queued on a link)."""
+        total = self._queued
+        for link in self._send_links:
+            if not link.closed:
+                total += lib.pn_link_queued(link.impl)
+        return total
+
+    @property
+    def incoming(self) -> int:
+        """Messages received and waiting to be taken with ``get``."""
+        return len(self._incoming)
+
+    @property
+    def receiving(self) -> int:
+        """Credit granted to peers or still grantable, not yet used by a message."""
+        return self._credit.receiving
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """Extension: the current subscriptions, in the order they were made."""
+        return list(self._subscriptions.values())
+
+    # ------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Make the Messenger active; required before sending or receiving."""
+        self._started = True
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Close every connection and listener with a clean AMQP close.
+
+        Messages already handed to a link are written out first; messages
+        still waiting for credit are given up and report ABORTED. Blocking
+        mode waits for the peers' close (or the timeout, after which the
+        connections are dropped and Timeout is raised); non-blocking mode
+        returns at once and ``work`` completes the close (see :attr:`stopped`).
+        """
+        if not self._started:
+            return
+        self._stopping = True
+        for link in self._send_links:
+            self._abort_queue(link)
+        for listener in list(self._driver.listeners):
+            self._close_listener(listener)
+        self._advance_stop()
+        if not self._blocking:
+            self._driver.pump(0)
+            self._advance_stop()
+            return
+        try:
+            self._sync(self._stop_complete, self._timeout, interruptible=False)
+        except Timeout:
+            for conn in list(self._driver.conns.values()):
+                self._driver.abort_conn(conn, "stop timed out waiting for the peer to close")
+            self._finish_stop()
+            raise
+        self._errors.clear()
+
+    def _advance_stop(self) -> None:
+        if not self._stopping:
+            return
+        for conn in list(self._driver.conns.values()):
+            if conn.closing or conn.closed:
+                continue
+            if all(
+                link.closed or lib.pn_link_queued(link.impl) == 0
+                for link in conn.links
+                if link.is_sender
+            ):
+                self._driver.close_conn(conn)
+        if not self._driver.conns and not self._driver.listeners:
+            self._finish_stop()
+
+    def _stop_complete(self) -> bool:
+        self._advance_stop()
+        return not self._started
+
+    def _finish_stop(self) -> None:
+        self._started = False
+        self._stopping = False
+        self._out_conns.clear()
+        self._link_cache.clear()
+        for sub in self._subscriptions.values():
+            sub.state = "closed"
+
+    # ---------------------------------------------------------- subscribing
+
+    def subscribe(self, source: str) -> Subscription:
+        """Receive from ``source``: a remote node, or ``[amqp[s]://]~host[:port]`` to listen.
+
+        Listening binds at once (a port in use raises MessengerException).
+        A remote source opens a receiver link whose source is the address's
+        name; subscribing twice to the same source returns the first
+        subscription. ``amqps://~`` listeners need :attr:`certificate` and
+        :attr:`private_key`.
+        """
+        existing = self._subscriptions.get(source)
+        if existing is not None and existing.state not in ("closed", "failed"):
+            return existing
+        address = parse_address(source)
+        subscription = Subscription(source, address)
+        if address.listen:
+            domain = self._tls("server") if address.tls else None
+            listener = self._driver.listen(address, domain)
+            listener.subscription = subscription
+            subscription.port = listener.port
+            subscription.state = "listening"
+            self._sub_listeners[source] = listener
+        else:
+            conn = self._connection_for(address)
+            impl = self._driver.open_link(conn, False, self._link_name(address.name), address.name)
+            link = self._new_link(impl, conn, False, address.name, ours=True)
+            link.subscription = subscription
+            self._sub_links[source] = link
+            self._credit.add_link(link)
+            self._driver.process()
+            self._driver.flush(conn)
+        self._subscriptions[source] = subscription
+        return subscription
+
+    def unsubscribe(self, source: str | Subscription) -> None:
+        """Extension: stop receiving from a source (close its link or listener)."""
+        key = source.address if isinstance(source, Subscription) else source
+        subscription = self._subscriptions.pop(key, None)
+        if subscription is None:
+            raise MessengerException(f"not subscribed to {key!r}")
+        subscription.state = "closed"
+        listener = self._sub_listeners.pop(key, None)
+        if listener is not None:
+            self._close_listener(listener)
+        link = self._sub_links.pop(key, None)
+        if link is not None and not link.closed:
+            lib.pn_link_close(link.impl)
+            self._credit.remove_link(link)
+            self._driver.flush(link.conn)
+
+    def _close_listener(self, listener: Listener) -> None:
+        self._driver.close_listener(listener)
+        for key, known in list(self._sub_listeners.items()):
+            if known is listener:
+                del self._sub_listeners[key]
+        if listener.subscription is not None:
+            listener.subscription.state = "closed"
+
+    # -------------------------------------------------------------- sending
+
+    def put(self, message: Message) -> int:
+        """Queue a copy of ``message`` and try to send it without blocking.
+
+        The message's address picks the destination (after :meth:`route`);
+        the copy carries the address after :meth:`rewrite` and has a ``~``
+        reply_to expanded to this Messenger's name. ``message`` itself is not
+        changed. Returns the outgoing tracker.
+        """
+        address = message.address
+        if not address:
+            raise MessengerException("put: the message has no address (set message.address)")
+        link = self._link_cache.get(address)
+        if link is None or link.closed or link.conn.closing:
+            link = self._sender_for(address)
+        written = self._rewritten(address)
+        reply_to = message.reply_to
+        munged_reply = self._munge_reply_to(reply_to)
+        if written != address or munged_reply != reply_to:
+            try:
+                message.address = written
+                if munged_reply != reply_to:
+                    message.reply_to = munged_reply
+                data = self._encoder.encode(message)
+            finally:
+                message.address = address
+                message.reply_to = reply_to
+        else:
+            data = self._encoder.encode(message)
+        tracker = self._next_out
+        self._next_out += 1
+        entry = Outgoing(tracker, data, link)
+        if self._outgoing_window:
+            self._track_outgoing(entry)
+        link.queue.append(entry)
+        self._queued += 1
+        if self._started and not self._stopping:
+            self._pump_link(link)
+            self._driver.flush(link.conn)
+        return tracker
+
+    def send(self, n: int = -1) -> None:
+        """Block until ``n`` (default: all) outgoing messages are sent and answered.
+
+        "Answered" means the peer settled the delivery or gave it an outcome.
+        ``send(0)``, and any call in non-blocking mode, only does the I/O that
+        is possible right now. Raises Timeout after :attr:`timeout`, Interrupt
+        when interrupted, and MessengerException when a connection or link
+        used by this Messenger failed (the affected messages report ABORTED).
+        """
+        self._check_started("send")
+        pending = self._queued + self._unanswered
+        threshold = 0 if n is None or n < 0 else max(pending - n, 0)
+        self._sync(lambda: self._queued + self._unanswered <= threshold, self._timeout)
+
+    def status(self, tracker: int) -> Status | None:
+        """The last known status of a tracker, or None when it is unknown.
+
+        Outgoing: PENDING until the peer answers, then ACCEPTED, REJECTED,
+        RELEASED or MODIFIED (SETTLED if it settled without an outcome), ABORTED
+        if the connection failed first; None outside the outgoing window.
+        Incoming: ACCEPTED/REJECTED/RELEASED once you acted, SETTLED if the
+        sender settled it first, PENDING while it waits for you; None outside
+        the incoming window.
+        """
+        if tracker & _INCOMING:
+            entry = self._in_tracked.get(tracker)
+            if entry is None:
+                return None
+            if entry.outcome is not None:
+                return entry.outcome
+            delivery = entry.delivery
+            if delivery is not None and not entry.link.closed and lib.pn_delivery_settled(delivery):
+                return SETTLED
+            return PENDING
+        out = self._out_tracked.get(tracker)
+        return out.status if out is not None else None
+
+    def buffered(self, tracker: int) -> bool:
+        """True while the tracked outgoing message still waits for credit or the wire."""
+        entry = self._out_tracked.get(tracker)
+        if entry is None or entry.status is not PENDING:
+            return False
+        if entry.delivery is None:
+            return entry.data is not None
+        link = entry.link
+        if link.closed:
+            return False
+        return entry.link_seq >= link.handed - lib.pn_link_queued(link.impl)
+
+    def settle(self, tracker: int | None = None) -> None:
+        """Forget a tracker (default: every outgoing tracker), settling its delivery.
+
+        An outgoing message still on the wire stops being waited for by
+        ``send``; an incoming one is settled without an outcome.
+        """
+        if tracker is None:
+            for entry in list(self._out_window):
+                self._settle_outgoing(entry)
+            self._out_window.clear()
+            self._out_tracked.clear()
+            return
+        if tracker & _INCOMING:
+            incoming = self._in_tracked.pop(tracker, None)
+            if incoming is not None:
+                self._in_window.remove(incoming)
+                if incoming.outcome is None:
+                    self._dispose(incoming, None)
+            return
+        entry = self._out_tracked.pop(tracker, None)
+        if entry is not None:
+            self._out_window.remove(entry)
+            self._settle_outgoing(entry)
+
+    def _settle_outgoing(self, entry: Outgoing) -> None:
+        delivery = entry.delivery
+        if delivery is None:
+            return
+        link = entry.link
+        if link.unanswered.pop(delivery, None) is not None:
+            self._unanswered -= 1
+        entry.delivery = None
+        if not link.closed:
+            lib.pn_delivery_settle(delivery)
+
+    def route(self, pattern: str, address: str) -> None:
+        """Send messages whose address matches ``pattern`` to ``address`` instead.
+
+        Routing only chooses the connection and link; the message keeps its
+        address (see :meth:`rewrite`). ``%`` matches within one path segment,
+        ``*`` across segments, and ``$1``, ``$2``... insert what they matched.
+        Rules are tried in the order they were added; the first match wins.
+        """
+        self._routes.add(pattern, address)
+        self._link_cache.clear()
+
+    def rewrite(self, pattern: str, address: str | None) -> None:
+        """Change the address written into outgoing messages that match ``pattern``.
+
+        Same pattern language as :meth:`route`; None removes the address.
+        Without a matching rule, ``user:password@`` is removed from the address.
+        """
+        self._rewrites.add(pattern, address)
+        self._rewrite_cache.clear()
+
+    # ------------------------------------------------------------ receiving
+
+    def recv(self, n: int | None = None) -> None:
+        """Grant credit for up to ``n`` messages and wait until at least one is queued.
+
+        ``n`` None or -1: keep up to 1024 messages per receiver link in flight
+        or queued. Raises Timeout, Interrupt, or MessengerException (for
+        example when there is nothing to receive from). In non-blocking mode
+        it grants the credit and returns.
+        """
+        self._check_started("recv")
+        if self._blocking and not self._driver.listeners and not self._driver.conns:
+            raise MessengerException("recv: no valid sources (subscribe to a source first)")
+        self._credit.set_limit(n)
+        self._credit.flow(now_ms(), len(self._incoming))
+        self._sync(self._received, self._timeout)
+        if (
+            not self._incoming
+            and self._blocking
+            and not self._driver.listeners
+            and not self._driver.conns
+        ):
+            raise MessengerException("recv: no valid sources (every connection has closed)")
+
+    def _received(self) -> bool:
+        return bool(self._incoming) or not (self._driver.listeners or self._driver.conns)
+
+    def get(self, message: Message | None = None) -> int:
+        """Take the oldest incoming message into ``message`` and return its tracker.
+
+        With ``message`` None the content is dropped. Never blocks; raises
+        MessengerException when the incoming queue is empty.
+        """
+        try:
+            entry = self._incoming.popleft()
+        except IndexError:
+            raise MessengerException("get: the incoming queue is empty (call recv first)") from None
+        tracker = _INCOMING | self._next_in
+        self._next_in += 1
+        entry.tracker = tracker
+        data = entry.data
+        entry.data = None
+        if message is not None:
+            try:
+                message.decode(data)
+            except Exception as error:
+                self._dispose(entry, REJECTED)
+                raise MessengerException(
+                    f"get: message from {entry.link.describe()} could not be decoded and was "
+                    f"rejected: {error}"
+                ) from None
+        if self._incoming_window:
+            self._in_window.append(entry)
+            self._in_tracked[tracker] = entry
+            self._trim_incoming_window()
+        else:
+            self._dispose(entry, ACCEPTED)
+            if not self._incoming and self._started:
+                # Caught up: let the dispositions out now rather than at the
+                # next call. While a backlog is read they go out in batches.
+                self._driver.flush(entry.link.conn)
+        return tracker
+
+    def accept(self, tracker: int | None = None) -> None:
+        """Accept one incoming tracker, or (None) every unsettled one in the window."""
+        self._act(tracker, ACCEPTED)
+
+    def reject(self, tracker: int | None = None) -> None:
+        """Reject one incoming tracker, or (None) every unsettled one in the window."""
+        self._act(tracker, REJECTED)
+
+    def release(self, tracker: int | None = None) -> None:
+        """Extension: give messages back unprocessed (a broker requeues them)."""
+        self._act(tracker, RELEASED)
+
+    def _act(self, tracker: int | None, outcome: Status) -> None:
+        if tracker is None:
+            entries = [entry for entry in self._in_window if entry.outcome is None]
+        else:
+            entry = self._in_tracked.get(tracker)
+            entries = [entry] if entry is not None and entry.outcome is None else []
+        for entry in entries:
+            self._dispose(entry, outcome)
+        if entries and self._started:
+            self._driver.flush_all()
+
+    def _dispose(self, entry: Incoming, outcome: Status | None) -> None:
+        """Settle an incoming delivery with ``outcome`` (None: settle without one)."""
+        entry.outcome = outcome
+        delivery = entry.delivery
+        entry.delivery = None
+        if delivery is None or entry.link.closed:
+            return
+        if outcome is not None:
+            lib.pn_delivery_update(delivery, _DISPOSITION[outcome])
+        lib.pn_delivery_settle(delivery)
+
+    def _trim_incoming_window(self) -> None:
+        window = self._in_window
+        while len(window) > self._incoming_window:
+            entry = window.popleft()
+            self._in_tracked.pop(entry.tracker, None)
+            if entry.outcome is None:
+                self._dispose(entry, ACCEPTED)
+
+    # ------------------------------------------------------------ pumping
+
+    def work(self, timeout: float | None = None) -> bool:
+        """Do pending I/O, waiting up to ``timeout`` seconds (None: until something happens).
+
+        Returns True if anything happened, False if the time ran out. Raises
+        Interrupt after :meth:`interrupt` and MessengerException for failures
+        of connections or links this Messenger opened.
+        """
+        self._check_started("work")
+        self._check_interrupt()
+        timeout = _seconds(timeout)
+        if self._credit.next_drain:
+            wait = max(0.0, (self._credit.next_drain - now_ms()) / 1000.0)
+            timeout = wait if timeout is None else min(timeout, wait)
+        worked = self._driver.pump(timeout)
+        self._after_io()
+        self._check_interrupt()
+        self._raise_pending()
+        return worked
+
+    def interrupt(self) -> None:
+        """Make the current (or next) blocking call raise Interrupt; any thread may call it."""
+        self._interrupted = True
+        self._driver.wake()
+
+    def _check_started(self, operation: str) -> None:
+        if not self._started and not self._stopping:
+            raise MessengerException(f"{operation}: the Messenger is not started (call start())")
+
+    def _check_interrupt(self) -> None:
+        if self._interrupted:
+            self._interrupted = False
+            raise Interrupt("interrupted")
+
+    def _raise_pending(self) -> None:
+        if self._errors:
+            raise self._errors.popleft()
+
+    def _after_io(self) -> None:
+        if self._credit.flow(now_ms(), len(self._incoming)):
+            self._driver.flush_all()
+        self._advance_stop()
+
+    def _sync(
+        self, done: Callable[[], bool], timeout: float | None, *, interruptible: bool = True
+    ) -> None:
+        """Pump until ``done()``; the heart of every blocking call."""
+        deadline = None if timeout is None else now_ms() + int(timeout * 1000)
+        driver = self._driver
+        driver.process()
+        driver.flush_all()
+        self._after_io()
+        while True:
+            self._raise_pending()
+            if done():
+                return
+            if not self._blocking:
+                return
+            if interruptible:
+                self._check_interrupt()
+            wait: float | None = None
+            if deadline is not None:
+                remaining = deadline - now_ms()
+                if remaining <= 0:
+                    raise Timeout("timed out")
+                wait = remaining / 1000.0
+            if self._credit.next_drain:
+                until_drain = max(0.0, (self._credit.next_drain - now_ms()) / 1000.0)
+                wait = until_drain if wait is None else min(wait, until_drain)
+            driver.pump(wait)
+            self._after_io()
+
+    # ------------------------------------------------------ outgoing plumbing
+
+    def _sender_for(self, address: str) -> Link:
+        matched, routed = self._routes.apply(address)
+        target = routed if matched and routed is not None else address
+        try:
+            parsed = parse_address(target)
+        except AddressError as error:
+            if matched:
+                raise AddressError(f"{error} (routed from {address!r})") from None
+            raise
+        if parsed.listen:
+            raise AddressError(
+                f"put: cannot send to {parsed.without_credentials()!r}: '~' means listen; "
+                "use the listener's host and port"
+            )
+        conn = self._connection_for(parsed)
+        link = conn.senders.get(parsed.name)
+        if link is None or link.closed:
+            impl = self._driver.open_link(conn, True, self._link_name(parsed.name), parsed.name)
+            link = self._new_link(impl, conn, True, parsed.name, ours=True)
+            conn.senders[parsed.name] = link
+        self._link_cache[address] = link
+        return link
+
+    def _connection_for(self, address: Address) -> Conn:
+        key = address.connection_key()
+        conn = self._out_conns.get(key)
+        if conn is not None and not conn.closing and not conn.closed:
+            return conn
+        domain = address.domain
+        for candidate in self._driver.conns.values():
+            if (
+                candidate.remote_container == domain
+                and not candidate.closing
+                and not candidate.closed
+            ):
+                return candidate
+        label = _connection_label(address)
+        domain_tls = self._tls("client") if address.tls else None
+        mechs = (
+            "PLAIN"
+            if address.user is not None and address.password is not None
+            else (
+                "ANONYMOUS EXTERNAL"
+                if domain_tls is not None and self._certificate
+                else "ANONYMOUS"
+            )
+        )
+        conn = self._driver.connect(address, label, domain_tls, mechs)
+        if not conn.closed:
+            self._out_conns[key] = conn
+        elif conn.error:
+            # Failed before it started (no address worked): report it now.
+            raise TransportFailed(f"{label}: {conn.error}", address=label)
+        return conn
+
+    def _tls(self, role: str) -> Any:
+        domain = self._tls_cache.get(role)
+        if domain is None:
+            settings = TLSSettings(
+                self._certificate,
+                self._private_key,
+                self._password,
+                self._trusted_certificates,
+                self._verify_hostname,
+            )
+            domain = settings.server_domain() if role == "server" else settings.client_domain()
+            self._tls_cache[role] = domain
+        return domain
+
+    def _link_name(self, terminus: str | None) -> str:
+        # Unique per connection pair and direction, so a broker never confuses
+        # (or steals) links after a reconnect.
+        return f"{terminus or '-'}#{uuid.uuid4().hex[:12]}"
+
+    def _new_link(
+        self, impl: Any, conn: Conn, is_sender: bool, address: str | None, ours: bool
+    ) -> Link:
+        link = Link(impl, conn, is_sender, address, ours)
+        conn.links.append(link)
+        self._driver.links[impl] = link
+        if is_sender:
+            self._send_links.append(link)
+        return link
+
+    def _rewritten(self, address: str) -> str | None:
+        try:
+            return self._rewrite_cache[address]
+        except KeyError:
+            pass
+        matched, result = self._rewrites.apply(address)
+        written = result if matched else default_rewrite(address)
+        if len(self._rewrite_cache) > 4096:
+            self._rewrite_cache.clear()
+        self._rewrite_cache[address] = written
+        return written
+
+    def _munge_reply_to(self, reply_to: str | None) -> str | None:
+        if reply_to and reply_to.startswith("~"):
+            return f"amqp://{self._name}{reply_to[1:]}"
+        return reply_to
+
+    def _pump_link(self, link: Link) -> None:
+        """Hand queued messages to ``link`` while it has credit."""
+        queue = link.queue
+        if not queue or link.closed:
+            return
+        impl = link.impl
+        credit = lib.pn_link_credit(impl)
+        delivery_for = cproton.pn_delivery
+        send = lib.pn_link_send
+        advance = lib.pn_link_advance
+        unanswered = link.unanswered
+        while queue and credit > 0:
+            entry = queue.popleft()
+            data = entry.data
+            delivery = delivery_for(impl, entry.tracker.to_bytes(8, "big"))
+            send(impl, ffi.from_buffer(data), len(data))
+            advance(impl)
+            entry.data = None
+            entry.delivery = delivery
+            entry.link_seq = link.handed
+            link.handed += 1
+            unanswered[delivery] = entry
+            credit -= 1
+            self._queued -= 1
+            self._unanswered += 1
+
+    def _track_outgoing(self, entry: Outgoing) -> None:
+        self._out_window.append(entry)
+        self._out_tracked[entry.tracker] = entry
+        self._trim_outgoing_window()
+
+    def _trim_outgoing_window(self) -> None:
+        window = self._out_window
+        while len(window) > self._outgoing_window:
+            self._out_tracked.pop(window.popleft().tracker, None)
+
+    def _abort_queue(self, link: Link) -> None:
+        """Messages that never got credit on ``link`` are given up as ABORTED."""
+        queue = link.queue
+        while queue:
+            entry = queue.popleft()
+            entry.data = None
+            self._queued -= 1
+            self._set_status(entry, ABORTED)
+
+    def _set_status(self, entry: Outgoing, status: Status) -> None:
+        entry.status = status
+        if self.on_event is not None and entry.tracker in self._out_tracked:
+            self.on_event(TrackerUpdated(entry.tracker, status))
+
+    # ------------------------------------------------- driver callbacks
+
+    def on_delivery(self, link: Link, delivery: Any) -> None:
+        if link.is_sender:
+            state = lib.pn_delivery_remote_state(delivery)
+            if state == PN_RECEIVED or (not state and not lib.pn_delivery_settled(delivery)):
+                return
+            entry = link.unanswered.pop(delivery, None)
+            lib.pn_delivery_settle(delivery)
+            if entry is None:
+                return
+            self._unanswered -= 1
+            entry.delivery = None
+            status = _REMOTE_STATUS.get(state, SETTLED)
+            entry.status = status
+            if self.on_event is not None and entry.tracker in self._out_tracked:
+                self.on_event(TrackerUpdated(entry.tracker, status))
+            return
+        if not lib.pn_delivery_readable(delivery):
+            return
+        impl = link.impl
+        if lib.pn_delivery_aborted(delivery):
+            link.partial = None
+            lib.pn_link_advance(impl)
+            lib.pn_delivery_settle(delivery)
+            self._credit.on_message(link)
+            return
+        pending = lib.pn_delivery_pending(delivery)
+        data = bytearray(pending)
+        if pending:
+            count = lib.pn_link_recv(impl, ffi.from_buffer(data), pending)
+            if count < pending:
+                del data[max(count, 0) :]
+        if lib.pn_delivery_partial(delivery):
+            if link.partial is None:
+                link.partial = data
+            else:
+                link.partial += data
+            return
+        if link.partial is not None:
+            link.partial += data
+            data = link.partial
+            link.partial = None
+        lib.pn_link_advance(impl)
+        self._incoming.append(Incoming(data, delivery, link))
+        self._credit.on_message(link)
+
+    def on_flow(self, link: Link) -> None:
+        if link.is_sender:
+            if link.queue:
+                self._pump_link(link)
+            if not link.queue:
+                lib.pn_link_drained(link.impl)
+        else:
+            self._credit.on_flow(link)
+
+    def on_connection_opened(self, conn: Conn) -> None:
+        if self.on_event is not None:
+            self.on_event(ConnectionOpened(conn.label, conn.remote_container, not conn.outbound))
+
+    def on_link_opened(self, link: Link) -> None:
+        subscription = link.subscription
+        if subscription is not None:
+            subscription.state = "attached"
+            subscription.error = None
+        if self.on_event is not None:
+            self.on_event(
+                LinkOpened(
+                    link.describe(), link.role, subscription.address if subscription else None
+                )
+            )
+
+    def on_remote_link(self, conn: Conn, impl: Any, is_sender: bool) -> Link:
+        if is_sender:
+            # A peer subscribes to us: the link's source names what it wants.
+            address = cproton.pn_terminus_get_address(lib.pn_link_source(impl))
+            link = self._new_link(impl, conn, True, address, ours=False)
+            conn.senders.setdefault(address, link)
+            target = cproton.pn_terminus_get_address(lib.pn_link_target(impl))
+            if target is not None:
+                conn.senders.setdefault(target, link)
+        else:
+            address = cproton.pn_terminus_get_address(lib.pn_link_target(impl))
+            link = self._new_link(impl, conn, False, address, ours=False)
+            self._credit.add_link(link)
+        return link
+
+    def on_link_closed(self, link: Link, error: str | None) -> None:
+        if link.closed:
+            return
+        link.closed = True
+        link.error = error
+        link.partial = None
+        conn = link.conn
+        if link in conn.links:
+            conn.links.remove(link)
+        if link.is_sender:
+            self._send_links.remove(link)
+            for key in [key for key, known in conn.senders.items() if known is link]:
+                del conn.senders[key]
+            self._abort_link(link)
+        else:
+            self._credit.remove_link(link)
+        subscription = link.subscription
+        if subscription is not None and subscription.state != "closed":
+            subscription.state = "failed" if error or conn.error else "closed"
+            subscription.error = error or conn.error
+        if error and link.ours:
+            self._errors.append(
+                LinkRefused(
+                    f"{link.describe()}: the peer closed the {link.role} link: {error}",
+                    address=link.describe(),
+                    condition=error.split(":", 1)[0] if ":" in error else error,
+                )
+            )
+        if self.on_event is not None:
+            self.on_event(
+                LinkClosed(
+                    link.describe(),
+                    link.role,
+                    subscription.address if subscription else None,
+                    error,
+                )
+            )
+
+    def _abort_link(self, link: Link) -> None:
+        self._abort_queue(link)
+        for entry in list(link.unanswered.values()):
+            entry.delivery = None
+            self._unanswered -= 1
+            self._set_status(entry, ABORTED)
+        link.unanswered.clear()
+
+    def on_connection_closed(self, conn: Conn, error: str | None) -> None:
+        if self._out_conns.get(conn.key) is conn:
+            del self._out_conns[conn.key]
+        if error and conn.outbound and not self._stopping:
+            self._errors.append(
+                TransportFailed(
+                    f"{conn.label}: {error}",
+                    address=conn.label,
+                    condition=error.split(":", 1)[0] if ":" in error else None,
+                )
+            )
+        if self.on_event is not None:
+            self.on_event(ConnectionClosed(conn.label, error, not conn.outbound))
+
+    def on_listener_closed(self, listener: Listener, error: str | None) -> None:
+        if listener.subscription is not None:
+            listener.subscription.state = "failed" if error else "closed"
+            listener.subscription.error = error
+
+
+def _window(value: int, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise MessengerException(f"{name} must be an integer, not {value!r}") from None
+    if number < 0:
+        raise MessengerException(f"{name} must be 0 or more, not {number}")
+    return number
+
+
+def _connection_label(address: Address) -> str:
+    """How a connection is named in errors and events: scheme, user, host, port."""
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    user = f"{address.user}@" if address.user is not None else ""
+    return f"{address.effective_scheme}://{user}{host}:{address.effective_port}"

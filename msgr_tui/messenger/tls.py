@@ -1,0 +1,100 @@
+"""TLS settings of a Messenger, turned into Proton ``SSLDomain`` objects.
+
+Files are checked before Proton sees them so that a mistake is reported with
+the property and the path at fault rather than as a bare "invalid credentials".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from proton import SSL, SSLDomain, SSLException, SSLUnavailable
+
+from .errors import MessengerException
+
+__all__ = ["TLSError", "TLSSettings"]
+
+
+class TLSError(MessengerException):
+    """A TLS setting is unusable (missing file, bad key password, bad CA file...)."""
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """The security properties of a Messenger (all optional)."""
+
+    certificate: str | None = None
+    private_key: str | None = None
+    password: str | None = None
+    trusted_certificates: str | None = None
+    verify_hostname: bool = False
+
+    def client_domain(self) -> SSLDomain:
+        """A domain for outgoing ``amqps`` connections."""
+        domain = self._domain(SSLDomain.MODE_CLIENT, require_credentials=False)
+        if self.trusted_certificates:
+            mode = SSLDomain.VERIFY_PEER_NAME if self.verify_hostname else SSLDomain.VERIFY_PEER
+            domain.set_peer_authentication(mode)
+        else:
+            domain.set_peer_authentication(SSLDomain.ANONYMOUS_PEER)
+        return domain
+
+    def server_domain(self) -> SSLDomain:
+        """A domain for ``amqps://~`` listeners; trusting a CA means requiring client certs."""
+        domain = self._domain(SSLDomain.MODE_SERVER, require_credentials=True)
+        if self.trusted_certificates:
+            domain.set_peer_authentication(SSLDomain.VERIFY_PEER, self.trusted_certificates)
+        else:
+            domain.set_peer_authentication(SSLDomain.ANONYMOUS_PEER)
+        return domain
+
+    def _domain(self, mode: int, *, require_credentials: bool) -> SSLDomain:
+        if not SSL.present():
+            raise TLSError("TLS is not available: this Proton build has no SSL support")
+        try:
+            domain = SSLDomain(mode)
+        except SSLUnavailable as error:
+            raise TLSError(f"TLS is not available: {error}") from None
+        if require_credentials and not (self.certificate and self.private_key):
+            raise TLSError(
+                "listening with amqps:// needs both the certificate and private_key "
+                "properties set (invalid credentials)"
+            )
+        if self.certificate or self.private_key:
+            self._load_credentials(domain)
+        if self.trusted_certificates:
+            _check_readable("trusted_certificates", self.trusted_certificates)
+            try:
+                domain.set_trusted_ca_db(self.trusted_certificates)
+            except SSLException:
+                raise TLSError(
+                    f"trusted_certificates {self.trusted_certificates!r} could not be loaded "
+                    "as PEM CA certificates"
+                ) from None
+        return domain
+
+    def _load_credentials(self, domain: SSLDomain) -> None:
+        if not self.certificate:
+            raise TLSError("private_key is set but certificate is not (invalid credentials)")
+        if not self.private_key:
+            raise TLSError("certificate is set but private_key is not (invalid credentials)")
+        _check_readable("certificate", self.certificate)
+        _check_readable("private_key", self.private_key)
+        try:
+            domain.set_credentials(self.certificate, self.private_key, self.password)
+        except SSLException:
+            raise TLSError(
+                f"invalid credentials: certificate {self.certificate!r} and private_key "
+                f"{self.private_key!r} could not be loaded together (check that the key matches "
+                "the certificate and that password opens the key)"
+            ) from None
+
+
+def _check_readable(prop: str, path: str) -> None:
+    if not os.path.exists(path):
+        raise TLSError(f"{prop} file {path!r} does not exist (invalid credentials)")
+    if not os.path.isfile(path):
+        raise TLSError(f"{prop} {path!r} is not a file (invalid credentials)")
+    if not os.access(path, os.R_OK):
+        raise TLSError(f"{prop} file {path!r} is not readable (invalid credentials)")
