@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,3 +19,65 @@ ROOT = Path(__file__).resolve().parent.parent
 def certs(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
     """A CA, server and client certificates (and a second, untrusted CA) for TLS tests."""
     return make_certificates(tmp_path_factory.mktemp("certs"))
+
+
+@dataclass(frozen=True)
+class RabbitMQ:
+    """The local broker: plain AMQP on 127.0.0.1:5672, TLS on localhost:5671."""
+
+    host: str
+    port: int
+    tls_port: int
+    tls_host: str
+    ca: str
+    script: Path
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@{self.host}:{self.port}"
+
+    def restart(self) -> None:
+        subprocess.run([str(self.script), "restart"], check=True, timeout=300)
+
+
+BROKER_SCRIPT = ROOT / "tests" / "brokers" / "rabbitmq.sh"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[RabbitMQ]:
+    """Start the local RabbitMQ (installing it if needed) and stop it afterwards.
+
+    It is left running if it was already running. Set MSGR_TUI_SKIP_BROKER=1 to
+    skip broker tests on a machine where the broker cannot be installed; CI
+    never sets it, so a broker that fails to start fails the run.
+    """
+    if os.environ.get("MSGR_TUI_SKIP_BROKER") == "1" and os.environ.get("CI") != "true":
+        pytest.skip("MSGR_TUI_SKIP_BROKER=1: RabbitMQ tests skipped on request")
+    was_running = (
+        subprocess.run([str(BROKER_SCRIPT), "status"], capture_output=True, timeout=60).returncode
+        == 0
+    )
+    if not was_running:
+        started = subprocess.run(
+            [str(BROKER_SCRIPT), "start"], capture_output=True, text=True, timeout=600
+        )
+        if started.returncode != 0:
+            pytest.fail(
+                "could not start RabbitMQ with tests/brokers/rabbitmq.sh start:\n"
+                + started.stderr[-4000:],
+                pytrace=False,
+            )
+    paths = subprocess.run(
+        [str(BROKER_SCRIPT), "paths"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    values = dict(line.split("=", 1) for line in paths.split())
+    yield RabbitMQ(
+        host="127.0.0.1",
+        port=int(values["AMQP_PORT"]),
+        tls_port=int(values["AMQPS_PORT"]),
+        tls_host=values["TLS_HOST"],
+        ca=values["CA"],
+        script=BROKER_SCRIPT,
+    )
+    if not was_running:
+        subprocess.run([str(BROKER_SCRIPT), "stop"], capture_output=True, timeout=300)
