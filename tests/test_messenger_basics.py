@@ -247,8 +247,7 @@ def test_nonblocking_stop_is_finished_by_work() -> None:
         client = started("client", blocking=False)
         client.put(Message(address=f"{peer.address}/q", body=1))
         pump_until([client], lambda: client.outgoing == 0, what="the message on the wire")
-        client.stop()
-        assert not client.stopped
+        client.stop()  # returns at once; the close handshake may need more rounds
         pump_until([client], lambda: client.stopped, what="stopped")
         assert client._driver.conns == {}
 

@@ -58,16 +58,22 @@ class CreditScheduler:
 
     def add_link(self, link: Link) -> None:
         self.receivers += 1
+        link.scheduled = True
         self.blocked.append(link)
 
     def remove_link(self, link: Link) -> None:
-        """A receiver link closed: forget it and take back what it did not use."""
+        """A receiver link closed: forget it and take back what it did not use.
+
+        Messages already in flight on it still arrive afterwards; they are not
+        counted again (see :meth:`on_message`).
+        """
+        if not link.scheduled:
+            return
+        link.scheduled = False
         if link in self.blocked:
             self.blocked.remove(link)
         elif link in self.credited:
             self.credited.remove(link)
-        else:
-            return
         self.receivers -= 1
         if lib.pn_link_get_drain(link.impl):
             lib.pn_link_set_drain(link.impl, False)
@@ -119,6 +125,8 @@ class CreditScheduler:
 
     def on_message(self, link: Link) -> None:
         """A message arrived on ``link``: top it up or mark it as waiting."""
+        if not link.scheduled:
+            return
         self.distributed -= 1
         impl = link.impl
         credit = lib.pn_link_credit(impl)
@@ -140,6 +148,8 @@ class CreditScheduler:
 
     def on_flow(self, link: Link) -> None:
         """The peer answered a drain: take the credit it gave back."""
+        if not link.scheduled:
+            return
         impl = link.impl
         if lib.pn_link_get_drain(impl) and not lib.pn_link_draining(impl):
             drained = lib.pn_link_drained(impl)

@@ -85,6 +85,7 @@ class Conn:
     """One AMQP connection: its socket, transport, engine objects and links."""
 
     __slots__ = (
+        "aborted",
         "address",
         "addrinfos",
         "closed",
@@ -136,6 +137,8 @@ class Conn:
         self.closed = False
         self.write_shut = False
         self.error: str | None = None
+        # Messages given up as ABORTED because links of this connection closed.
+        self.aborted = 0
 
     def __repr__(self) -> str:
         direction = "out" if self.outbound else "in"
@@ -322,6 +325,12 @@ class Driver:
 
     def open_link(self, conn: Conn, is_sender: bool, name: str, address: str | None) -> Any:
         """Create and open a link on ``conn``; returns the ``pn_link_t*``."""
+        if conn.session is None:
+            # The peer ended our session (brokers do that when they refuse a
+            # link): new links go on a fresh one, the connection itself is fine.
+            session = lib.pn_session(conn.impl)
+            lib.pn_session_open(session)
+            conn.session = session
         if is_sender:
             impl = cproton.pn_sender(conn.session, name)
             if address is not None:
@@ -422,6 +431,9 @@ class Driver:
             lib.pn_transport_close_tail(timpl)
         else:
             lib.pn_transport_push(timpl, self._pointer, count)
+        # Input can change the deadlines (the peer's Open brings its idle
+        # timeout): tick again at the next round rather than at the old time.
+        conn.next_tick = 0
         return True
 
     def flush(self, conn: Conn) -> bool:
@@ -566,6 +578,8 @@ class Driver:
                 lib.pn_session_close(session)
             conn = self.conns.get(lib.pn_session_connection(session))
             if conn is not None:
+                if conn.session == session:
+                    conn.session = None
                 text = f"session ended by peer: {error}" if error else "session ended by peer"
                 for link in [x for x in conn.links if x.session == session]:
                     self._drop_link(link, text)

@@ -26,6 +26,7 @@ class Link:
         "ours",
         "partial",
         "queue",
+        "scheduled",
         "session",
         "subscription",
         "unanswered",
@@ -49,6 +50,8 @@ class Link:
         # Receiver side: bytes of a delivery still arriving in several frames.
         self.partial: bytearray | None = None
         self.subscription: Subscription | None = None
+        # Receiver side: counted by the credit scheduler (False once removed).
+        self.scheduled = False
 
     @property
     def role(self) -> str:
@@ -66,7 +69,7 @@ class Link:
 class Outgoing:
     """A message put on the outgoing queue, from ``put`` until the peer answers."""
 
-    __slots__ = ("data", "delivery", "link", "link_seq", "status", "tracker")
+    __slots__ = ("data", "delivery", "link", "link_seq", "settled", "status", "tracker")
 
     def __init__(self, tracker: int, data: bytes, link: Link) -> None:
         self.tracker = tracker
@@ -75,6 +78,8 @@ class Outgoing:
         self.delivery: Any = None
         self.link_seq = -1
         self.status: Status = PENDING
+        # Settled by the application before it was sent: send it pre-settled.
+        self.settled = False
 
 
 class Incoming:

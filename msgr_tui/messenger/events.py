@@ -15,6 +15,7 @@ from .status import Status
 __all__ = [
     "ConnectionClosed",
     "ConnectionOpened",
+    "IncomingSettled",
     "LinkClosed",
     "LinkOpened",
     "MessengerEvent",
@@ -67,4 +68,18 @@ class TrackerUpdated:
     status: Status
 
 
-MessengerEvent = ConnectionOpened | ConnectionClosed | LinkOpened | LinkClosed | TrackerUpdated
+@dataclass(frozen=True, slots=True)
+class IncomingSettled:
+    """An incoming tracker left the incoming window and was settled for you.
+
+    ``status`` is ACCEPTED: deliveries nobody acted on are accepted when they
+    fall out of the window, as the contract says; this tells you it happened.
+    """
+
+    tracker: int
+    status: Status
+
+
+MessengerEvent = (
+    ConnectionOpened | ConnectionClosed | LinkOpened | LinkClosed | TrackerUpdated | IncomingSettled
+)

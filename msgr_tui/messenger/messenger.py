@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from .errors import Interrupt, LinkRefused, MessengerException, Timeout, Transpo
 from .events import (
     ConnectionClosed,
     ConnectionOpened,
+    IncomingSettled,
     LinkClosed,
     LinkOpened,
     MessengerEvent,
@@ -38,7 +40,7 @@ from .status import (
     Status,
 )
 from .subscription import Subscription
-from .tls import TLSSettings
+from .tls import TLSSettings, check_verifiable_host
 
 __all__ = ["Messenger"]
 
@@ -557,6 +559,8 @@ class Messenger:
     def _settle_outgoing(self, entry: Outgoing) -> None:
         delivery = entry.delivery
         if delivery is None:
+            # Still waiting for credit: it will go out pre-settled, unanswered.
+            entry.settled = True
             return
         link = entry.link
         if link.unanswered.pop(delivery, None) is not None:
@@ -630,6 +634,7 @@ class Messenger:
         if message is not None:
             try:
                 message.decode(data)
+                _own_binary_sections(message)
             except Exception as error:
                 self._dispose(entry, REJECTED)
                 raise MessengerException(
@@ -689,6 +694,8 @@ class Messenger:
             self._in_tracked.pop(entry.tracker, None)
             if entry.outcome is None:
                 self._dispose(entry, ACCEPTED)
+                if self.on_event is not None:
+                    self.on_event(IncomingSettled(entry.tracker, ACCEPTED))
 
     # ------------------------------------------------------------ pumping
 
@@ -726,8 +733,25 @@ class Messenger:
             raise Interrupt("interrupted")
 
     def _raise_pending(self) -> None:
-        if self._errors:
-            raise self._errors.popleft()
+        """Raise what went wrong since the last call, all of it at once.
+
+        One failure often has several faces (a broker that ends a session
+        closes every link on it): they are reported together by the call that
+        notices them, so no stale error is left for an unrelated later call.
+        """
+        if not self._errors:
+            return
+        errors = list(self._errors)
+        self._errors.clear()
+        first = errors[0]
+        texts = list(dict.fromkeys(str(error) for error in errors))
+        if len(texts) == 1:
+            raise first
+        combined = type(first)("; ".join(texts))
+        if isinstance(first, TransportFailed) and isinstance(combined, TransportFailed):
+            combined.address = first.address
+            combined.condition = first.condition
+        raise combined
 
     def _after_io(self) -> None:
         if self._credit.flow(now_ms(), len(self._incoming)):
@@ -740,8 +764,9 @@ class Messenger:
         """Pump until ``done()``; the heart of every blocking call."""
         deadline = None if timeout is None else now_ms() + int(timeout * 1000)
         driver = self._driver
-        driver.process()
-        driver.flush_all()
+        # One non-waiting round of real I/O first: send(0) and non-blocking
+        # calls must read the peer's answers (open, credit, dispositions) too.
+        driver.pump(0)
         self._after_io()
         while True:
             self._raise_pending()
@@ -768,18 +793,22 @@ class Messenger:
     def _sender_for(self, address: str) -> Link:
         matched, routed = self._routes.apply(address)
         target = routed if matched and routed is not None else address
+        routed_note = f" (routed from {address!r})" if matched else ""
         try:
             parsed = parse_address(target)
         except AddressError as error:
-            if matched:
-                raise AddressError(f"{error} (routed from {address!r})") from None
-            raise
+            raise AddressError(f"{error}{routed_note}") from None
         if parsed.listen:
             raise AddressError(
                 f"put: cannot send to {parsed.without_credentials()!r}: '~' means listen; "
-                "use the listener's host and port"
+                f"use the listener's host and port{routed_note}"
             )
-        conn = self._connection_for(parsed)
+        try:
+            conn = self._connection_for(parsed)
+        except MessengerException as error:
+            if not routed_note:
+                raise
+            raise type(error)(f"{error}{routed_note}") from None
         link = conn.senders.get(parsed.name)
         if link is None or link.closed:
             impl = self._driver.open_link(conn, True, self._link_name(parsed.name), parsed.name)
@@ -803,6 +832,8 @@ class Messenger:
                 return candidate
         label = _connection_label(address)
         domain_tls = self._tls("client") if address.tls else None
+        if domain_tls is not None and self._verify_hostname and self._trusted_certificates:
+            check_verifiable_host(address.host)
         mechs = (
             "PLAIN"
             if address.user is not None and address.password is not None
@@ -884,12 +915,15 @@ class Messenger:
             send(impl, ffi.from_buffer(data), len(data))
             advance(impl)
             entry.data = None
-            entry.delivery = delivery
             entry.link_seq = link.handed
             link.handed += 1
-            unanswered[delivery] = entry
             credit -= 1
             self._queued -= 1
+            if entry.settled:
+                lib.pn_delivery_settle(delivery)
+                continue
+            entry.delivery = delivery
+            unanswered[delivery] = entry
             self._unanswered += 1
 
     def _track_outgoing(self, entry: Outgoing) -> None:
@@ -1016,19 +1050,29 @@ class Messenger:
             self._send_links.remove(link)
             for key in [key for key, known in conn.senders.items() if known is link]:
                 del conn.senders[key]
-            self._abort_link(link)
+            lost = self._abort_link(link)
+            conn.aborted += lost
+            if lost and not error and link.ours and not conn.closed and not self._stopping:
+                self._errors.append(
+                    LinkRefused(
+                        f"{link.describe()}: the peer closed the sender link before answering "
+                        f"{lost} message(s); they report ABORTED",
+                        address=link.describe(),
+                    )
+                )
         else:
             self._credit.remove_link(link)
         subscription = link.subscription
+        reason = error or conn.error
         if subscription is not None and subscription.state != "closed":
-            subscription.state = "failed" if error or conn.error else "closed"
-            subscription.error = error or conn.error
+            subscription.state = "failed" if reason else "closed"
+            subscription.error = reason
         if error and link.ours:
             self._errors.append(
                 LinkRefused(
                     f"{link.describe()}: the peer closed the {link.role} link: {error}",
                     address=link.describe(),
-                    condition=error.split(":", 1)[0] if ":" in error else error,
+                    condition=condition_name(error),
                 )
             )
         if self.on_event is not None:
@@ -1037,29 +1081,41 @@ class Messenger:
                     link.describe(),
                     link.role,
                     subscription.address if subscription else None,
-                    error,
+                    reason,
                 )
             )
 
-    def _abort_link(self, link: Link) -> None:
+    def _abort_link(self, link: Link) -> int:
+        """Give up every message of a closed link; returns how many were on the wire."""
         self._abort_queue(link)
+        lost = len(link.unanswered)
         for entry in list(link.unanswered.values()):
             entry.delivery = None
             self._unanswered -= 1
             self._set_status(entry, ABORTED)
         link.unanswered.clear()
+        return lost
 
     def on_connection_closed(self, conn: Conn, error: str | None) -> None:
         if self._out_conns.get(conn.key) is conn:
             del self._out_conns[conn.key]
-        if error and conn.outbound and not self._stopping:
-            self._errors.append(
-                TransportFailed(
-                    f"{conn.label}: {error}",
-                    address=conn.label,
-                    condition=error.split(":", 1)[0] if ":" in error else None,
+        if conn.outbound and not self._stopping:
+            if error:
+                self._errors.append(
+                    TransportFailed(
+                        f"{conn.label}: {error}",
+                        address=conn.label,
+                        condition=condition_name(error),
+                    )
                 )
-            )
+            elif conn.aborted:
+                self._errors.append(
+                    TransportFailed(
+                        f"{conn.label}: the peer closed the connection before answering "
+                        f"{conn.aborted} message(s); they report ABORTED",
+                        address=conn.label,
+                    )
+                )
         if self.on_event is not None:
             self.on_event(ConnectionClosed(conn.label, error, not conn.outbound))
 
@@ -1067,6 +1123,51 @@ class Messenger:
         if listener.subscription is not None:
             listener.subscription.state = "failed" if error else "closed"
             listener.subscription.error = error
+
+
+def owned(value: Any) -> Any:
+    """``value`` with every memoryview replaced by bytes (recursively).
+
+    Proton 0.40 decodes AMQP binary into memoryviews over the Message's own
+    buffers, which the next ``get`` into the same Message overwrites. The
+    original API handed out bytes; programs keep bodies across ``get`` calls.
+    """
+    kind = type(value)
+    if kind is memoryview:
+        return value.tobytes()
+    if kind is dict or isinstance(value, dict):
+        if any(type(k) is memoryview or type(v) in _CONTAINERS for k, v in value.items()):
+            return type(value)((owned(k), owned(v)) for k, v in value.items())
+        return value
+    if kind is list or kind is tuple:
+        if any(type(item) in _CONTAINERS for item in value):
+            return kind(owned(item) for item in value)
+        return value
+    return value
+
+
+_CONTAINERS = {memoryview, dict, list, tuple}
+
+
+def _own_binary_sections(message: Message) -> None:
+    body = message.body
+    if type(body) in _CONTAINERS or isinstance(body, dict):
+        message.body = owned(body)
+    for section in ("properties", "annotations", "instructions"):
+        value = getattr(message, section)
+        if value:
+            fixed = owned(value)
+            if fixed is not value:
+                setattr(message, section, fixed)
+
+
+_CONDITION = re.compile(r"(?<![\w:-])([a-z][a-z0-9-]*(?::[a-z0-9-]+)+)(?![\w-])(?!:[a-z0-9])")
+
+
+def condition_name(text: str | None) -> str | None:
+    """The AMQP/Proton condition name in an error text (``amqp:not-found``), if any."""
+    match = _CONDITION.search(text or "")
+    return match.group(1) if match else None
 
 
 def _window(value: int, name: str) -> int:

@@ -6,6 +6,7 @@ the property and the path at fault rather than as a bare "invalid credentials".
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from proton import SSL, SSLDomain, SSLException, SSLUnavailable
 
 from .errors import MessengerException
 
-__all__ = ["TLSError", "TLSSettings"]
+__all__ = ["TLSError", "TLSSettings", "check_verifiable_host"]
 
 
 class TLSError(MessengerException):
@@ -82,12 +83,15 @@ class TLSSettings:
         _check_readable("certificate", self.certificate)
         _check_readable("private_key", self.private_key)
         try:
-            domain.set_credentials(self.certificate, self.private_key, self.password)
+            # With no password OpenSSL would prompt on the terminal for one
+            # and block; an empty one makes an encrypted key fail cleanly.
+            domain.set_credentials(self.certificate, self.private_key, self.password or "")
         except SSLException:
             raise TLSError(
                 f"invalid credentials: certificate {self.certificate!r} and private_key "
                 f"{self.private_key!r} could not be loaded together (check that the key matches "
-                "the certificate and that password opens the key)"
+                "the certificate and that password opens the key"
+                + (", which may be encrypted)" if not self.password else ")")
             ) from None
 
 
@@ -98,3 +102,19 @@ def _check_readable(prop: str, path: str) -> None:
         raise TLSError(f"{prop} {path!r} is not a file (invalid credentials)")
     if not os.access(path, os.R_OK):
         raise TLSError(f"{prop} file {path!r} is not readable (invalid credentials)")
+
+
+def check_verifiable_host(host: str) -> None:
+    """Refuse, with the reason, a host-name check that Proton cannot perform.
+
+    Proton matches the certificate against DNS names only: an IP address in
+    the URL can never pass, even when the certificate lists it.
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return
+    raise TLSError(
+        f"verify_hostname is on but {host!r} is an IP address: Proton checks certificate "
+        "DNS names only, so connect by name (e.g. localhost) or turn verify_hostname off"
+    )
