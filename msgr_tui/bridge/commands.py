@@ -1,0 +1,53 @@
+"""What the UI asks the bridge to do (plain data, safe to pass between threads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..compose import Draft
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    draft: Draft
+    draft_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Accept one incoming tracker, or every pending one when ``tracker`` is None."""
+
+    tracker: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    tracker: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    tracker: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    tracker: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+Command = Subscribe | Unsubscribe | Put | Accept | Reject | Release | Settle | Stop

@@ -1,0 +1,370 @@
+"""The bridge thread: pumps one Messenger, runs UI commands, reports events in batches."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from proton import Message
+
+from ..compose import DraftError, build_message
+from ..messenger import Interrupt, Messenger, MessengerException
+from ..messenger import events as mev
+from ..messenger.address import parse_address
+from ..settings import Settings
+from .commands import Accept, Command, Put, Reject, Release, Settle, Stop, Subscribe, Unsubscribe
+from .events import (
+    BridgeEvent,
+    BridgeStopped,
+    ConnectionState,
+    IncomingStateChanged,
+    ListenerBound,
+    MessageArrived,
+    MessageQueued,
+    Notice,
+    PutFailed,
+    Stats,
+    SubscriptionState,
+    TrackerStatus,
+)
+from .snapshot import IncomingMessage
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[list[BridgeEvent]], None]
+
+# How often events are handed to the UI: about once a frame, never per message.
+BATCH_INTERVAL = 1 / 30
+# Messages taken off the incoming queue per round, so commands stay responsive in a flood.
+GET_BATCH = 2_000
+STATS_INTERVAL = 1.0
+LISTEN_FALLBACK_PORTS = 20
+STOP_GRACE = 5.0
+
+
+class MessengerBridge:
+    """Owns a Messenger that only its own thread touches.
+
+    Create it in any thread, run :meth:`run` in a worker thread, talk to it
+    with :meth:`submit` (any thread). ``emit`` is called from the worker
+    thread with lists of events; it must hand them over quickly (the Textual
+    app posts one message per batch).
+    """
+
+    def __init__(
+        self, settings: Settings, emit: Emit, *, clock: Callable[[], float] = time.monotonic
+    ):
+        self.settings = settings
+        self._emit = emit
+        self._clock = clock
+        self.messenger = Messenger(settings.messenger_name)
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._events: list[BridgeEvent] = []
+        self._last_flush = 0.0
+        self._stopping = False
+        self._seq = 0
+        self._received = 0
+        self._sent = 0
+        self._stats_at = 0.0
+        self._stats_counts = (0, 0)
+        self._pending_in: dict[int, None] = {}
+        self._connections: set[str] = set()
+        # Subscribed address (maybe with credentials added) -> as the user wrote it.
+        self._sources: dict[str, str] = {}
+
+    @property
+    def name(self) -> str:
+        return self.messenger.name
+
+    # ----------------------------------------------------------- any thread
+
+    def submit(self, command: Command) -> None:
+        """Queue a command for the worker and wake it (thread-safe)."""
+        self._commands.put(command)
+        self.messenger.interrupt()
+
+    def stop(self) -> None:
+        self.submit(Stop())
+
+    # ------------------------------------------------------- worker thread
+
+    def run(self) -> None:
+        """The worker thread's body: returns after a Stop command (or a fatal error)."""
+        error: str | None = None
+        try:
+            self._start()
+            self._loop()
+        except Exception as failure:  # the UI must learn why the bridge died
+            log.exception("messenger bridge failed")
+            error = f"{type(failure).__name__}: {failure}"
+        finally:
+            self._shutdown()
+            self._events.append(BridgeStopped(error))
+            self._flush(force=True)
+
+    def _start(self) -> None:
+        settings = self.settings
+        messenger = self.messenger
+        messenger.blocking = False
+        messenger.timeout = settings.timeout
+        messenger.incoming_window = settings.incoming_window
+        messenger.outgoing_window = settings.outgoing_window
+        tls = settings.tls
+        messenger.certificate = tls.certificate
+        messenger.private_key = tls.private_key
+        messenger.password = tls.key_password
+        messenger.trusted_certificates = tls.trusted_certificates
+        messenger.verify_hostname = tls.verify_hostname
+        messenger.allow_insecure_mechs = tls.allow_insecure_plain
+        for pattern, address in settings.routes:
+            messenger.route(pattern, address)
+        for pattern, address in settings.rewrites:
+            messenger.rewrite(pattern, address)
+        messenger.on_event = self._on_messenger_event
+        messenger.start()
+        for index, source in enumerate(settings.listen):
+            self._listen(source, fallback=settings.listen_fallback and index == 0)
+        for source in settings.subscribe:
+            self._subscribe(source)
+        messenger.recv(-1)
+        self._stats_at = self._clock()
+        self._flush(force=True)
+
+    def _loop(self) -> None:
+        messenger = self.messenger
+        message = Message()
+        while not self._stopping:
+            self._run_commands()
+            if self._stopping:
+                return
+            taken = 0
+            while messenger.incoming and taken < GET_BATCH:
+                self._take(message)
+                taken += 1
+            try:
+                messenger.recv(-1)
+                messenger.send(0)
+                wait = 0.0 if messenger.incoming else self._until_next_flush()
+                messenger.work(wait)
+            except Interrupt:
+                pass
+            except MessengerException as failure:
+                self._events.append(Notice(str(failure)))
+            self._stats()
+            self._flush()
+
+    def _take(self, message: Message) -> None:
+        messenger = self.messenger
+        try:
+            tracker = messenger.get(message)
+        except MessengerException as failure:
+            self._events.append(Notice(str(failure)))
+            return
+        self._seq += 1
+        self._received += 1
+        if messenger.incoming_window:
+            self._pending_in[tracker] = None
+        snapshot = IncomingMessage.capture(message, self._seq, tracker, time.time())
+        self._events.append(MessageArrived(snapshot))
+        if not messenger.incoming_window:
+            self._events.append(IncomingStateChanged(tracker, "ACCEPTED", automatic=True))
+
+    def _until_next_flush(self) -> float:
+        if not self._events:
+            return STATS_INTERVAL
+        return max(0.0, self._last_flush + BATCH_INTERVAL - self._clock())
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._run(command)
+            except MessengerException as failure:
+                self._events.append(Notice(str(failure)))
+
+    def _run(self, command: Command) -> None:
+        messenger = self.messenger
+        if isinstance(command, Put):
+            self._put(command)
+        elif isinstance(command, Accept):
+            self._act(messenger.accept, command.tracker, "ACCEPTED")
+        elif isinstance(command, Reject):
+            self._act(messenger.reject, command.tracker, "REJECTED")
+        elif isinstance(command, Release):
+            self._act(messenger.release, command.tracker, "RELEASED")
+        elif isinstance(command, Settle):
+            messenger.settle(command.tracker)
+            self._pending_in.pop(command.tracker, None)
+        elif isinstance(command, Subscribe):
+            if parse_address(command.source).listen:
+                self._listen(command.source, fallback=False)
+            else:
+                self._subscribe(command.source)
+        elif isinstance(command, Unsubscribe):
+            messenger.unsubscribe(command.source)
+            self._events.append(SubscriptionState(command.source, "closed"))
+        elif isinstance(command, Stop):
+            self._stopping = True
+
+    def _act(self, action: Callable[[int | None], None], tracker: int | None, state: str) -> None:
+        action(tracker)
+        candidates = list(self._pending_in) if tracker is None else [tracker]
+        for candidate in candidates:
+            status = self.messenger.status(candidate)
+            if status is not None and status.name == state:
+                self._pending_in.pop(candidate, None)
+                self._events.append(IncomingStateChanged(candidate, state))
+
+    def _put(self, command: Put) -> None:
+        draft = command.draft
+        try:
+            message = build_message(draft)
+        except DraftError as failure:
+            self._events.append(PutFailed(command.draft_id, str(failure)))
+            return
+        shown = message.address
+        message.address = self._with_credentials(shown)
+        try:
+            tracker = self.messenger.put(message)
+        except MessengerException as failure:
+            self._events.append(PutFailed(command.draft_id, str(failure)))
+            return
+        self._sent += 1
+        self._events.append(
+            MessageQueued(tracker, command.draft_id, shown, message.subject or "", time.time())
+        )
+
+    def _with_credentials(self, address: str) -> str:
+        """Add the profile's user and password to an address that has none."""
+        user, password = self.settings.user, self.settings.password
+        if user is None:
+            return address
+        parsed = parse_address(address)
+        if parsed.user is not None:
+            return address
+        userinfo = quote(user, safe="")
+        if password is not None:
+            userinfo += ":" + quote(password, safe="")
+        scheme, sep, rest = address.partition("://")
+        if not sep:
+            return f"{userinfo}@{address}"
+        return f"{scheme}://{userinfo}@{rest}"
+
+    def _listen(self, source: str, *, fallback: bool) -> None:
+        parsed = parse_address(source)
+        attempts = [source]
+        if fallback and parsed.port:
+            host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+            prefix = f"{parsed.effective_scheme}://~{host}"
+            suffix = f"/{parsed.name}" if parsed.name is not None else ""
+            ports = [
+                parsed.port + i for i in range(1, LISTEN_FALLBACK_PORTS) if parsed.port + i < 65536
+            ]
+            attempts += [f"{prefix}:{port}{suffix}" for port in [*ports, 0]]
+        last_error: MessengerException | None = None
+        for attempt in attempts:
+            try:
+                subscription = self.messenger.subscribe(attempt)
+            except MessengerException as failure:
+                last_error = failure
+                if "in use" not in str(failure):
+                    break
+                continue
+            note = None
+            if attempt != source:
+                note = (
+                    f"{parsed.without_credentials()} was taken; listening on "
+                    f"{subscription.connect_address} instead"
+                )
+            self._events.append(ListenerBound(source, attempt, subscription.connect_address, note))
+            self._events.append(
+                SubscriptionState(attempt, "listening", None, subscription.connect_address)
+            )
+            return
+        text = str(last_error)
+        self._events.append(SubscriptionState(source, "failed", text))
+        self._events.append(Notice(text))
+
+    def _subscribe(self, source: str) -> None:
+        try:
+            subscription = self.messenger.subscribe(self._with_credentials(source))
+        except MessengerException as failure:
+            self._events.append(SubscriptionState(source, "failed", str(failure)))
+            self._events.append(Notice(str(failure)))
+            return
+        self._sources[subscription.address] = source
+        self._events.append(SubscriptionState(source, subscription.state))
+
+    def _on_messenger_event(self, event: mev.MessengerEvent) -> None:
+        events = self._events
+        if isinstance(event, mev.TrackerUpdated):
+            events.append(TrackerStatus(event.tracker, event.status.name))
+        elif isinstance(event, mev.IncomingSettled):
+            self._pending_in.pop(event.tracker, None)
+            events.append(IncomingStateChanged(event.tracker, event.status.name, automatic=True))
+        elif isinstance(event, mev.ConnectionOpened):
+            self._connections.add(event.label)
+            events.append(
+                ConnectionState(event.label, "open", None, event.inbound, event.remote_container)
+            )
+        elif isinstance(event, mev.ConnectionClosed):
+            self._connections.discard(event.label)
+            state = "failed" if event.error else "closed"
+            events.append(ConnectionState(event.label, state, event.error, event.inbound))
+        elif isinstance(event, (mev.LinkOpened, mev.LinkClosed)) and event.source is not None:
+            source = self._sources.get(event.source, event.source)
+            if isinstance(event, mev.LinkOpened):
+                events.append(SubscriptionState(source, "attached"))
+            else:
+                events.append(
+                    SubscriptionState(source, "failed" if event.error else "closed", event.error)
+                )
+
+    def _stats(self) -> None:
+        now = self._clock()
+        elapsed = now - self._stats_at
+        if elapsed < STATS_INTERVAL:
+            return
+        received, sent = self._stats_counts
+        self._events.append(
+            Stats(
+                self.messenger.name,
+                len(self._connections),
+                self._received,
+                self._sent,
+                (self._received - received) / elapsed,
+                (self._sent - sent) / elapsed,
+            )
+        )
+        self._stats_at = now
+        self._stats_counts = (self._received, self._sent)
+
+    def _flush(self, *, force: bool = False) -> None:
+        if not self._events:
+            return
+        now = self._clock()
+        if not force and now - self._last_flush < BATCH_INTERVAL:
+            return
+        batch, self._events = self._events, []
+        self._last_flush = now
+        self._emit(batch)
+
+    def _shutdown(self) -> None:
+        messenger = self.messenger
+        if messenger.stopped:
+            return
+        try:
+            messenger.stop()
+            deadline = self._clock() + STOP_GRACE
+            while not messenger.stopped and self._clock() < deadline:
+                with contextlib.suppress(Interrupt, MessengerException):
+                    messenger.work(0.05)
+        except MessengerException as failure:
+            self._events.append(Notice(f"stopping: {failure}"))

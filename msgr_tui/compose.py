@@ -1,0 +1,160 @@
+"""Turning what the user typed in Compose into a Message, or a precise error.
+
+Pure functions: the UI validates as the user types, the bridge builds the
+Message it sends from the same draft. Nothing here imports the UI.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from proton import Message
+
+from .messenger.address import AddressError, parse_address
+
+BODY_TEXT = "text"
+BODY_JSON = "json"
+BODY_MODES = (BODY_TEXT, BODY_JSON)
+
+
+class DraftError(ValueError):
+    """A field of the draft is invalid; ``field`` names it for an inline error."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The Compose form's content, as typed."""
+
+    address: str
+    body: str | bytes = ""
+    body_mode: str = BODY_TEXT
+    subject: str = ""
+    reply_to: str = ""
+    correlation_id: str = ""
+    content_type: str = ""
+    ttl: str = ""
+    priority: str = ""
+    durable: bool = False
+    properties: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_properties(text: str) -> dict[str, Any]:
+    """``key=value`` lines into application properties.
+
+    Values that read as JSON scalars (``5``, ``2.5``, ``true``, ``null``,
+    ``"quoted"``) keep that type; anything else is a string. Blank lines and
+    lines starting with ``#`` are ignored.
+    """
+    properties: dict[str, Any] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep:
+            raise DraftError(
+                "properties", f"line {number}: expected key=value, got {raw.strip()!r}"
+            )
+        if not key:
+            raise DraftError("properties", f"line {number}: the key before '=' is empty")
+        if key in properties:
+            raise DraftError("properties", f"line {number}: key {key!r} appears twice")
+        properties[key] = _scalar(value.strip())
+    return properties
+
+
+def _scalar(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, (dict, list)):
+        return text
+    return value
+
+
+def build_message(draft: Draft) -> Message:
+    """Validate ``draft`` and build the Message; raise DraftError naming the bad field."""
+    address = draft.address.strip()
+    if not address:
+        raise DraftError("address", "an address is required, e.g. amqp://127.0.0.1:5672/queue")
+    try:
+        parsed = parse_address(address)
+    except AddressError as error:
+        raise DraftError("address", str(error)) from None
+    if parsed.listen:
+        raise DraftError("address", "'~' means listen; send to host:port without '~'")
+
+    message = Message(address=address)
+    message.body = _body(draft)
+    if draft.body_mode == BODY_JSON and not draft.content_type:
+        message.content_type = "application/json"
+    if draft.subject:
+        message.subject = draft.subject
+    if draft.reply_to.strip():
+        reply_to = draft.reply_to.strip()
+        if not reply_to.startswith("~"):
+            try:
+                parse_address(reply_to)
+            except AddressError as error:
+                raise DraftError("reply_to", str(error)) from None
+        message.reply_to = reply_to
+    if draft.correlation_id:
+        message.correlation_id = draft.correlation_id
+    if draft.content_type:
+        message.content_type = draft.content_type.strip()
+    if draft.ttl.strip():
+        message.ttl = _ttl(draft.ttl)
+    if draft.priority.strip():
+        message.priority = _priority(draft.priority)
+    message.durable = draft.durable
+    properties = parse_properties(draft.properties)
+    if properties:
+        message.properties = properties
+    return message
+
+
+def _body(draft: Draft) -> Any:
+    if draft.body_mode not in BODY_MODES:
+        raise DraftError("body", f"unknown body mode {draft.body_mode!r}")
+    if isinstance(draft.body, bytes):
+        return draft.body
+    if draft.body_mode == BODY_JSON:
+        try:
+            value = json.loads(draft.body)
+        except json.JSONDecodeError as error:
+            raise DraftError(
+                "body", f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+            ) from None
+        # JSON travels as text with content-type application/json; AMQP has
+        # no JSON type and receivers of every language can read a string.
+        return json.dumps(value, ensure_ascii=False)
+    return draft.body
+
+
+def _ttl(text: str) -> float:
+    try:
+        ttl = float(text)
+    except ValueError:
+        raise DraftError("ttl", f"TTL must be a number of seconds, not {text!r}") from None
+    if ttl < 0 or ttl != ttl or ttl > 4_294_967:
+        raise DraftError("ttl", "TTL must be between 0 and 4294967 seconds")
+    return ttl
+
+
+def _priority(text: str) -> int:
+    try:
+        priority = int(text)
+    except ValueError:
+        raise DraftError("priority", f"priority must be a whole number, not {text!r}") from None
+    if not 0 <= priority <= 255:
+        raise DraftError("priority", "priority must be between 0 and 255 (4 is normal)")
+    return priority

@@ -1,0 +1,51 @@
+"""What a session runs with: a profile with its secrets resolved, or the defaults.
+
+Plain data, no UI and no I/O; the worker bridge and the app both read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_LISTEN = "amqp://~127.0.0.1:5672"
+DEFAULT_MAX_MESSAGES = 10_000
+DEFAULT_INCOMING_WINDOW = 1024
+DEFAULT_OUTGOING_WINDOW = 10_000
+
+
+@dataclass(frozen=True)
+class TLSOptions:
+    certificate: str | None = None
+    private_key: str | None = None
+    key_password: str | None = field(default=None, repr=False)
+    trusted_certificates: str | None = None
+    verify_hostname: bool = True
+    allow_insecure_plain: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.certificate or self.private_key or self.trusted_certificates)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one Messenger session needs. Secrets never appear in ``repr``."""
+
+    profile: str | None = None
+    messenger_name: str | None = None
+    listen: tuple[str, ...] = (DEFAULT_LISTEN,)
+    subscribe: tuple[str, ...] = ()
+    compose_address: str | None = None
+    routes: tuple[tuple[str, str], ...] = ()
+    rewrites: tuple[tuple[str, str | None], ...] = ()
+    timeout: float | None = 10.0
+    incoming_window: int = DEFAULT_INCOMING_WINDOW
+    outgoing_window: int = DEFAULT_OUTGOING_WINDOW
+    max_messages: int = DEFAULT_MAX_MESSAGES
+    theme: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TLSOptions = field(default_factory=TLSOptions)
+    retry: bool = True
+    # When the first listen address is taken, try the next ports (the embedded default).
+    listen_fallback: bool = False

@@ -1,0 +1,301 @@
+"""The msgr-tui application: four panes around one Messenger running in a worker thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, TextArea
+from textual.worker import Worker, WorkerState
+
+from ..bridge import (
+    BridgeEvent,
+    BridgeStopped,
+    Command,
+    ConnectionState,
+    IncomingMessage,
+    IncomingStateChanged,
+    ListenerBound,
+    MessageArrived,
+    MessageQueued,
+    MessengerBridge,
+    Notice,
+    PutFailed,
+    Stats,
+    SubscriptionState,
+    TrackerStatus,
+)
+from ..formatting import printable
+from ..settings import Settings
+from .help_text import help_markdown
+from .messages import BridgeBatch, CommandRequested
+from .screens.detail import DetailScreen
+from .screens.help import HelpScreen
+from .themes import ThemeFailure, load_themes
+from .widgets.compose_pane import ComposePane
+from .widgets.incoming import IncomingPane
+from .widgets.outgoing import OutgoingPane, OutgoingRow
+from .widgets.status_bar import StatusBar
+from .widgets.subscriptions import SubscriptionsPane
+from .widgets.virtual_table import VirtualTable
+
+DEFAULT_THEME = "msgr-dark"
+QUIT_GRACE = 6.0
+
+BridgeFactory = Callable[[Settings, Callable[[list[BridgeEvent]], None]], MessengerBridge]
+
+
+class MsgrTuiApp(App[None]):
+    """Subscriptions, Compose, Incoming and Outgoing on one screen."""
+
+    TITLE = "msgr-tui"
+    CSS_PATH: ClassVar[list[str]] = [
+        "app.tcss",
+        "widgets/panes.tcss",
+        "widgets/compose_pane.tcss",
+        "screens/screens.tcss",
+    ]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("ctrl+s", "send", "Send", priority=True, id="app.send"),
+        Binding("f1,question_mark", "help", "Help", id="app.help"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="app.leave_field"),
+        Binding("1", "focus_pane('subscriptions')", "Subs", show=False, id="app.focus_1"),
+        Binding("2", "focus_pane('compose')", "Compose", show=False, id="app.focus_2"),
+        Binding("3", "focus_pane('incoming')", "Incoming", show=False, id="app.focus_3"),
+        Binding("4", "focus_pane('outgoing')", "Outgoing", show=False, id="app.focus_4"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bridge_factory: BridgeFactory | None = None,
+        notices: Iterable[str] = (),
+        start_messenger: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self._bridge_factory = bridge_factory or MessengerBridge
+        self._start_messenger = start_messenger
+        self._startup_notices = list(notices)
+        self.bridge: MessengerBridge | None = None
+        self._quitting = False
+        self.bridge_stopped = False
+        self.theme_failures: list[ThemeFailure] = []
+
+    # --------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        max_messages = self.settings.max_messages
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield SubscriptionsPane(id="subscriptions")
+                yield ComposePane(address=self.settings.compose_address or "", id="compose")
+            with Vertical(id="right"):
+                yield IncomingPane(max_messages=max_messages, id="incoming")
+                yield OutgoingPane(max_messages=max_messages, id="outgoing")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        themes, failures = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        self.theme_failures = failures
+        if failures:
+            self.notify(
+                "\n".join(printable(str(failure)) for failure in failures),
+                title="Some themes could not be loaded",
+                severity="warning",
+                timeout=15,
+            )
+        wanted = self.settings.theme or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            available = ", ".join(sorted(self.available_themes))
+            self.notify(f"theme {wanted!r} not found; available: {available}", severity="warning")
+            if DEFAULT_THEME in self.available_themes:
+                self.theme = DEFAULT_THEME
+        for notice in self._startup_notices:
+            self.notify(printable(notice), severity="warning", timeout=15)
+        # Modal screens hide the main one from query_one: keep the panes at hand.
+        self.subscriptions = self.query_one(SubscriptionsPane)
+        self.compose_pane = self.query_one(ComposePane)
+        self.incoming = self.query_one(IncomingPane)
+        self.outgoing = self.query_one(OutgoingPane)
+        self.status_bar = self.query_one(StatusBar)
+        self.incoming.table.focus()
+        if self._start_messenger:
+            self.start_bridge()
+
+    # --------------------------------------------------------------- bridge
+
+    def start_bridge(self) -> None:
+        self.bridge = self._bridge_factory(self.settings, self._emit_from_thread)
+        self.status_bar.show_state("starting")
+        self._run_bridge(self.bridge)
+
+    def _emit_from_thread(self, events: list[BridgeEvent]) -> None:
+        # post_message is thread-safe; one message per batch keeps floods cheap.
+        self.post_message(BridgeBatch(events))
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="messenger", description="Messenger"
+    )
+    def _run_bridge(self, bridge: MessengerBridge) -> None:
+        bridge.run()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "messenger" and event.state is WorkerState.ERROR:
+            self.notify(f"the Messenger worker failed: {event.worker.error}", severity="error")
+
+    def submit(self, command: Command) -> None:
+        if self.bridge is None or self.bridge_stopped:
+            self.notify("the Messenger is not running", severity="error")
+            return
+        self.bridge.submit(command)
+
+    @on(CommandRequested)
+    def _command_requested(self, event: CommandRequested) -> None:
+        self.submit(event.command)
+
+    @on(BridgeBatch)
+    def _bridge_batch(self, batch: BridgeBatch) -> None:
+        incoming = self.incoming
+        outgoing = self.outgoing
+        arrived: list[IncomingMessage] = []
+        states_changed = False
+        outgoing_changed = False
+        for event in batch.events:
+            if isinstance(event, MessageArrived):
+                arrived.append(event.message)
+            elif isinstance(event, IncomingStateChanged):
+                if arrived:
+                    incoming.add_messages(arrived)
+                    arrived = []
+                incoming.set_state(event.tracker, event.state, event.automatic)
+                states_changed = True
+            elif isinstance(event, MessageQueued):
+                outgoing.add(OutgoingRow(event.tracker, event.at, event.address, event.subject))
+                outgoing_changed = True
+            elif isinstance(event, TrackerStatus):
+                outgoing.set_status(event.tracker, event.status)
+                outgoing_changed = True
+            else:
+                self._handle_event(event)
+        if arrived:
+            incoming.add_messages(arrived)
+        if states_changed:
+            incoming.states_changed()
+        if outgoing_changed:
+            outgoing.changed()
+
+    def _handle_event(self, event: BridgeEvent) -> None:
+        if isinstance(event, SubscriptionState):
+            self.subscriptions.update_source(
+                event.source, event.state, event.error, event.connect_address
+            )
+        elif isinstance(event, ListenerBound):
+            self.status_bar.show_listening(event.connect_address)
+            if event.note:
+                self.notify(printable(event.note), severity="warning", timeout=10)
+            if self.settings.compose_address is None:
+                self.compose_pane.set_address(event.connect_address)
+        elif isinstance(event, Stats):
+            self.status_bar.show_stats(event)
+        elif isinstance(event, Notice):
+            self.notify(printable(event.text), severity=event.severity, timeout=10)
+        elif isinstance(event, PutFailed):
+            self.compose_pane.show_error(event.error, "address")
+        elif isinstance(event, ConnectionState):
+            if event.state == "failed" and not event.inbound:
+                text = printable(f"{event.label}: {event.error}")
+                self.notify(text, severity="error", timeout=10)
+        elif isinstance(event, BridgeStopped):
+            self.bridge_stopped = True
+            self.status_bar.show_state("stopped")
+            if event.error:
+                self.notify(f"the Messenger stopped: {printable(event.error)}", severity="error")
+            if self._quitting:
+                self.exit()
+        if not isinstance(event, BridgeStopped) and not self.bridge_stopped:
+            self.status_bar.show_state("running")
+
+    # -------------------------------------------------------------- actions
+
+    def action_send(self) -> None:
+        compose = self.compose_pane
+        compose.submit()
+
+    def action_focus_pane(self, pane: str) -> None:
+        targets: dict[str, Callable[[], Widget]] = {
+            "subscriptions": lambda: self.subscriptions.table,
+            "compose": lambda: self.compose_pane.query_one("#address", Input),
+            "incoming": lambda: self.incoming.table,
+            "outgoing": lambda: self.outgoing.table,
+        }
+        targets[pane]().focus()
+
+    def action_leave_field(self) -> None:
+        focused = self.focused
+        if isinstance(focused, (Input, TextArea)):
+            pane = focused.parent
+            while pane is not None and not isinstance(
+                pane, (ComposePane, SubscriptionsPane, IncomingPane)
+            ):
+                pane = pane.parent
+            if isinstance(pane, ComposePane):
+                pane.focus()
+            elif pane is not None:
+                pane.query_one(VirtualTable).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(help_markdown(self)))
+
+    @on(IncomingPane.DetailsRequested)
+    def _details(self, event: IncomingPane.DetailsRequested) -> None:
+        self.push_screen(DetailScreen(event.message, event.state))
+
+    async def action_quit(self) -> None:
+        """Stop the Messenger cleanly (closing its connections), then exit."""
+        if self._quitting:
+            self.exit()  # second ctrl+q: do not wait any longer
+            return
+        self._quitting = True
+        if self.bridge is None or self.bridge_stopped:
+            self.exit()
+            return
+        self.status_bar.show_state("stopping")
+        self.bridge.stop()
+        self.set_timer(QUIT_GRACE, self.exit)
+
+    def on_unmount(self) -> None:
+        # However the app ends (a crash, a test, a second ctrl+q), the worker
+        # thread must not outlive it: the interpreter would wait for it forever.
+        if self.bridge is not None and not self.bridge_stopped:
+            self.bridge.stop()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Send message", "Send the message in Compose", self.action_send)
+        yield SystemCommand(
+            "Accept all pending",
+            "Accept every pending incoming message",
+            self.incoming.action_accept_all,
+        )
+        for number, pane in enumerate(("subscriptions", "compose", "incoming", "outgoing"), 1):
+            yield SystemCommand(
+                f"Focus {pane}",
+                f"Move to the {pane} pane (key {number})",
+                lambda pane=pane: self.action_focus_pane(pane),
+            )

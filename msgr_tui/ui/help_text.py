@@ -1,0 +1,57 @@
+"""Help text built from the panes' own bindings, so it always shows the real keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.binding import Binding
+
+from .widgets.compose_pane import ComposePane
+from .widgets.incoming import IncomingPane
+from .widgets.outgoing import OutgoingPane
+from .widgets.subscriptions import SubscriptionsPane
+from .widgets.virtual_table import VirtualTable
+
+if TYPE_CHECKING:
+    from .app import MsgrTuiApp
+
+INTRO = """\
+# msgr-tui
+
+A Messenger (Qpid Proton's high-level AMQP 1.0 API) runs in the background; these
+panes show what it does. Keys `1` to `4` jump between panes when no text field has
+focus; `escape` leaves a text field. Every key below can be remapped by its id.
+"""
+
+
+def _keys(binding: Binding, keymap: dict[str, str]) -> str:
+    keys = keymap.get(binding.id or "", binding.key)
+    return ", ".join(f"`{key.strip()}`" for key in keys.split(","))
+
+
+def _table(bindings: list[Binding], keymap: dict[str, str]) -> str:
+    lines = ["| key | what it does | id |", "|---|---|---|"]
+    for binding in bindings:
+        lines.append(f"| {_keys(binding, keymap)} | {binding.description} | `{binding.id}` |")
+    return "\n".join(lines)
+
+
+def help_markdown(app: MsgrTuiApp) -> str:
+    keymap = getattr(app, "keymap", {})
+    sections = [INTRO, "## Everywhere", _table(list(_bindings(type(app))), keymap)]
+    for title, pane in (
+        ("1 · Subscriptions", SubscriptionsPane),
+        ("2 · Compose", ComposePane),
+        ("3 · Incoming", IncomingPane),
+        ("4 · Outgoing", OutgoingPane),
+    ):
+        sections.append(f"## {title}\n\n{pane.HELP}")
+        bindings = list(_bindings(pane))
+        if bindings:
+            sections.append(_table(bindings, keymap))
+    sections.append("## Tables\n\n" + _table(list(_bindings(VirtualTable)), keymap))
+    return "\n\n".join(sections)
+
+
+def _bindings(owner: type) -> list[Binding]:
+    return [b for b in getattr(owner, "BINDINGS", []) if isinstance(b, Binding)]

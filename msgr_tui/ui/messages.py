@@ -1,0 +1,23 @@
+"""Textual messages: how the bridge's events and the panes' requests travel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from ..bridge import BridgeEvent, Command
+
+
+@dataclass
+class BridgeBatch(Message):
+    """A batch of bridge events, posted from the bridge thread once per frame at most."""
+
+    events: list[BridgeEvent]
+
+
+@dataclass
+class CommandRequested(Message):
+    """A pane wants the bridge to do something (accept, put, subscribe...)."""
+
+    command: Command

@@ -1,0 +1,147 @@
+"""The Compose pane: write a message and send it with ctrl+s."""
+
+from __future__ import annotations
+
+import itertools
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.suggester import SuggestFromList
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
+
+from ...bridge import Put
+from ...compose import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message
+from ...formatting import printable
+from ..messages import CommandRequested
+
+RECENT_LIMIT = 20
+FIELD_IDS = {
+    "address": "#address",
+    "subject": "#subject",
+    "body": "#body",
+    "reply_to": "#reply-to",
+    "correlation_id": "#correlation-id",
+    "content_type": "#content-type",
+    "ttl": "#ttl",
+    "priority": "#priority",
+    "properties": "#properties",
+}
+
+
+class ComposePane(VerticalScroll, can_focus=True):
+    """A message form. ``ctrl+s`` sends; errors show here and nothing is sent."""
+
+    HELP = (
+        "Write a message and press `ctrl+s` to send it. The body is text, or JSON "
+        "(checked before sending, sent as a string with content type application/json). "
+        "Application properties are `key=value` lines; numbers, true/false and null keep "
+        "their type. `~` in reply-to stands for this Messenger's name. Up/down in the "
+        "address field recalls recently used addresses."
+    )
+
+    BINDINGS: ClassVar[list[BindingType]] = []
+
+    _ids = itertools.count(1)
+
+    def __init__(self, *, address: str = "", id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._initial_address = address
+        self.recent: list[str] = []
+        self.last_draft_id = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="compose-error")
+        yield Label("address")
+        yield Input(self._initial_address, id="address", placeholder="amqp://host:port/queue")
+        yield Label("subject")
+        yield Input(id="subject")
+        with Horizontal(classes="compose-row"):
+            yield Label("body as")
+            yield Select(
+                [("text", BODY_TEXT), ("JSON", BODY_JSON)],
+                value=BODY_TEXT,
+                allow_blank=False,
+                id="body-mode",
+            )
+            yield Checkbox("durable", id="durable")
+        yield TextArea(id="body", soft_wrap=True, show_line_numbers=False)
+        yield Label("reply-to")
+        yield Input(id="reply-to", placeholder="~ = this messenger")
+        yield Label("correlation id")
+        yield Input(id="correlation-id")
+        yield Label("content type")
+        yield Input(id="content-type", placeholder="text/plain")
+        with Horizontal(classes="compose-row"):
+            yield Label("TTL s")
+            yield Input(id="ttl", classes="short", placeholder="none")
+            yield Label("priority")
+            yield Input(id="priority", classes="short", placeholder="4")
+        yield Label("application properties (key=value lines)")
+        yield TextArea(id="properties", soft_wrap=True)
+
+    def on_mount(self) -> None:
+        self.border_title = "2 Compose"
+        self.border_subtitle = "ctrl+s send"
+        self.query_one("#compose-error", Static).display = False
+
+    def set_address(self, address: str, *, only_if_empty: bool = True) -> None:
+        field = self.query_one("#address", Input)
+        if not only_if_empty or not field.value.strip():
+            field.value = address
+            self._remember(address)
+
+    def draft(self) -> Draft:
+        return Draft(
+            address=self.query_one("#address", Input).value,
+            subject=self.query_one("#subject", Input).value,
+            body=self.query_one("#body", TextArea).text,
+            body_mode=str(self.query_one("#body-mode", Select).value),
+            reply_to=self.query_one("#reply-to", Input).value,
+            correlation_id=self.query_one("#correlation-id", Input).value,
+            content_type=self.query_one("#content-type", Input).value,
+            ttl=self.query_one("#ttl", Input).value,
+            priority=self.query_one("#priority", Input).value,
+            durable=self.query_one("#durable", Checkbox).value,
+            properties=self.query_one("#properties", TextArea).text,
+        )
+
+    def submit(self) -> bool:
+        """Validate and hand the draft to the bridge; returns False and shows why if invalid."""
+        draft = self.draft()
+        try:
+            build_message(draft)
+        except DraftError as error:
+            self.show_error(str(error), error.field)
+            return False
+        self.clear_error()
+        self.last_draft_id = next(self._ids)
+        self._remember(draft.address.strip())
+        self.post_message(CommandRequested(Put(draft, self.last_draft_id)))
+        return True
+
+    def show_error(self, text: str, field: str | None = None) -> None:
+        error = self.query_one("#compose-error", Static)
+        label = f"{field.replace('_', ' ')}: " if field else ""
+        error.update(printable(f"{label}{text}"))
+        error.display = True
+        for name, selector in FIELD_IDS.items():
+            self.query_one(selector).set_class(name == field, "-invalid")
+        self.scroll_home(animate=False)
+
+    def clear_error(self) -> None:
+        self.query_one("#compose-error", Static).display = False
+        for selector in FIELD_IDS.values():
+            self.query_one(selector).remove_class("-invalid")
+
+    def _remember(self, address: str) -> None:
+        if not address:
+            return
+        if address in self.recent:
+            self.recent.remove(address)
+        self.recent.insert(0, address)
+        del self.recent[RECENT_LIMIT:]
+        self.query_one("#address", Input).suggester = SuggestFromList(
+            self.recent, case_sensitive=True
+        )
