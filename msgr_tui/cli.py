@@ -14,15 +14,24 @@ from collections.abc import Sequence
 from . import __version__
 from .settings import DEFAULT_LISTEN, Settings
 
+SUBCOMMANDS = ("profiles", "send", "recv")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", "-p", help="connection profile to use (see 'profiles list')")
+    parser.add_argument(
+        "--config", help="config file (default: $MSGR_TUI_CONFIG, else the user config dir)"
+    )
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="msgr-tui",
         description="A terminal client for AMQP 1.0 messaging (Qpid Proton's Messenger, reborn).",
+        epilog="Subcommands: 'msgr-tui profiles|send|recv --help'.",
     )
     parser.add_argument("--version", action="version", version=f"msgr-tui {__version__}")
-    parser.add_argument("--profile", "-p", help="connection profile to use (see 'profiles list')")
-    parser.add_argument("--config", help="config file (default: $MSGR_TUI_CONFIG or the user dir)")
+    add_common_arguments(parser)
     parser.add_argument(
         "--listen",
         action="append",
@@ -45,25 +54,41 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
     """Apply command-line overrides to a profile's settings (or the embedded default)."""
     settings = base or Settings(listen_fallback=True)
     changes: dict[str, object] = {}
-    if args.listen:
+    if getattr(args, "listen", None):
         changes["listen"] = tuple(args.listen)
         changes["listen_fallback"] = False
-    if args.subscribe:
+    if getattr(args, "subscribe", None):
         changes["subscribe"] = tuple(args.subscribe)
-    if args.name:
+    if getattr(args, "name", None):
         changes["messenger_name"] = args.name
-    if args.theme:
+    if getattr(args, "theme", None):
         changes["theme"] = args.theme
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
     from .ui.app import MsgrTuiApp  # deferred: only the UI needs textual
 
     MsgrTuiApp(settings).run()
     return 0
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    if name == "profiles":
+        from .commands import profiles as command
+    elif name == "send":
+        from .commands import send as command  # type: ignore[no-redef]
+    else:
+        from .commands import recv as command  # type: ignore[no-redef]
+    parser = argparse.ArgumentParser(prog=f"msgr-tui {name}", description=command.__doc__)
+    add_common_arguments(parser)
+    command.add_arguments(parser)
+    return command.run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

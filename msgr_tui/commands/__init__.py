@@ -1,0 +1,1 @@
+"""Subcommands of msgr-tui: profiles, send, recv (each: add_arguments + run)."""
