@@ -8,7 +8,7 @@ from typing import Any
 import cproton
 from proton import Message
 
-from ..messenger.messenger import owned
+from ..messenger._incoming import owned
 
 
 def _symbol_field(value: object, getter: object, message: Message) -> str | None:

@@ -7,9 +7,18 @@ subclasses of :class:`MessengerException`; every other failure is.
 
 from __future__ import annotations
 
+import re
+
 from proton import Interrupt, ProtonException, Timeout
 
-__all__ = ["Interrupt", "LinkRefused", "MessengerException", "Timeout", "TransportFailed"]
+__all__ = [
+    "Interrupt",
+    "LinkRefused",
+    "MessengerException",
+    "Timeout",
+    "TransportFailed",
+    "condition_name",
+]
 
 
 class MessengerException(ProtonException):
@@ -31,3 +40,12 @@ class TransportFailed(MessengerException):
 
 class LinkRefused(TransportFailed):
     """The peer refused or closed a link (or ended its session) with an error."""
+
+
+_CONDITION = re.compile(r"(?<![\w:-])([a-z][a-z0-9-]*(?::[a-z0-9-]+)+)(?![\w-])(?!:[a-z0-9])")
+
+
+def condition_name(text: str | None) -> str | None:
+    """The AMQP/Proton condition name in an error text (``amqp:not-found``), if any."""
+    match = _CONDITION.search(text or "")
+    return match.group(1) if match else None

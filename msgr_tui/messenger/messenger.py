@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import cproton
-from cproton_ffi import ffi, lib
+from cproton_ffi import lib
 from proton import Message
 
 from ._codec import MessageEncoder
 from ._credit import CreditScheduler
 from ._engine import Conn, Driver, Listener, now_ms
-from ._links import Incoming, Link, Outgoing
+from ._incoming import INCOMING_BIT, IncomingQueue
+from ._links import Link
+from ._outgoing import OutgoingQueue
 from .address import Address, AddressError, parse_address
-from .errors import Interrupt, LinkRefused, MessengerException, Timeout, TransportFailed
+from .errors import (
+    Interrupt,
+    LinkRefused,
+    MessengerException,
+    Timeout,
+    TransportFailed,
+    condition_name,
+)
 from .events import (
     ConnectionClosed,
     ConnectionOpened,
@@ -30,36 +38,15 @@ from .events import (
 )
 from .rules import RuleList, default_rewrite
 from .status import (
-    ABORTED,
     ACCEPTED,
-    MODIFIED,
-    PENDING,
     REJECTED,
     RELEASED,
-    SETTLED,
     Status,
 )
 from .subscription import Subscription
 from .tls import TLSSettings, check_verifiable_host
 
 __all__ = ["Messenger"]
-
-PN_RECEIVED = lib.PN_RECEIVED
-PN_ACCEPTED = lib.PN_ACCEPTED
-PN_REJECTED = lib.PN_REJECTED
-PN_RELEASED = lib.PN_RELEASED
-PN_MODIFIED = lib.PN_MODIFIED
-
-_REMOTE_STATUS = {
-    PN_ACCEPTED: ACCEPTED,
-    PN_REJECTED: REJECTED,
-    PN_RELEASED: RELEASED,
-    PN_MODIFIED: MODIFIED,
-}
-_DISPOSITION = {ACCEPTED: PN_ACCEPTED, REJECTED: PN_REJECTED, RELEASED: PN_RELEASED}
-
-# Incoming trackers carry this bit so they never collide with outgoing ones.
-_INCOMING = 1 << 62
 
 
 def _seconds(value: float | None) -> float | None:
@@ -96,8 +83,6 @@ class Messenger:
         self._name = name if name is not None else str(uuid.uuid4())
         self._timeout: float | None = None
         self._blocking = True
-        self._incoming_window = 0
-        self._outgoing_window = 0
         self._certificate: str | None = None
         self._private_key: str | None = None
         self._password: str | None = None
@@ -126,17 +111,10 @@ class Messenger:
         self._sub_links: dict[str, Link] = {}
         self._sub_listeners: dict[str, Listener] = {}
 
-        self._next_out = 0
-        self._queued = 0
-        self._unanswered = 0
-        self._send_links: list[Link] = []
-        self._out_window: deque[Outgoing] = deque()
-        self._out_tracked: dict[int, Outgoing] = {}
-
-        self._next_in = 0
-        self._incoming: deque[Incoming] = deque()
-        self._in_window: deque[Incoming] = deque()
-        self._in_tracked: dict[int, Incoming] = {}
+        self._outgoing = OutgoingQueue()
+        self._outgoing.on_status = self._tracker_updated
+        self._incoming = IncomingQueue()
+        self._incoming.on_auto_settled = self._incoming_auto_settled
 
     def __repr__(self) -> str:
         return f"<Messenger {self._name!r}{' stopped' if self.stopped else ''}>"
@@ -186,22 +164,22 @@ class Messenger:
         With 0 (the default) each message is accepted and settled by ``get``.
         A tracker pushed out of the window is accepted if you did not act on it.
         """
-        return self._incoming_window
+        return self._incoming.window
 
     @incoming_window.setter
     def incoming_window(self, value: int) -> None:
-        self._incoming_window = _window(value, "incoming_window")
-        self._trim_incoming_window()
+        self._incoming.window = _window(value, "incoming_window")
+        self._incoming.trim()
 
     @property
     def outgoing_window(self) -> int:
         """How many of the most recent outgoing trackers keep their status (default 0)."""
-        return self._outgoing_window
+        return self._outgoing.window
 
     @outgoing_window.setter
     def outgoing_window(self, value: int) -> None:
-        self._outgoing_window = _window(value, "outgoing_window")
-        self._trim_outgoing_window()
+        self._outgoing.window = _window(value, "outgoing_window")
+        self._outgoing.trim()
 
     @property
     def certificate(self) -> str | None:
@@ -297,11 +275,7 @@ class Messenger:
     @property
     def outgoing(self) -> int:
         """Messages put and not yet on the wire (waiting here or queued on a link)."""
-        total = self._queued
-        for link in self._send_links:
-            if not link.closed:
-                total += lib.pn_link_queued(link.impl)
-        return total
+        return self._outgoing.on_wire_pending()
 
     @property
     def incoming(self) -> int:
@@ -337,8 +311,8 @@ class Messenger:
         if not self._started:
             return
         self._stopping = True
-        for link in self._send_links:
-            self._abort_queue(link)
+        for link in self._outgoing.links:
+            self._outgoing.abort_queue(link)
         for listener in list(self._driver.listeners):
             self._close_listener(listener)
         self._advance_stop()
@@ -471,15 +445,9 @@ class Messenger:
                 message.reply_to = reply_to
         else:
             data = self._encoder.encode(message)
-        tracker = self._next_out
-        self._next_out += 1
-        entry = Outgoing(tracker, data, link)
-        if self._outgoing_window:
-            self._track_outgoing(entry)
-        link.queue.append(entry)
-        self._queued += 1
+        tracker = self._outgoing.add(data, link)
         if self._started and not self._stopping:
-            self._pump_link(link)
+            self._outgoing.pump(link)
             self._driver.flush(link.conn)
         return tracker
 
@@ -493,9 +461,9 @@ class Messenger:
         used by this Messenger failed (the affected messages report ABORTED).
         """
         self._check_started("send")
-        pending = self._queued + self._unanswered
-        threshold = 0 if n is None or n < 0 else max(pending - n, 0)
-        self._sync(lambda: self._queued + self._unanswered <= threshold, self._timeout)
+        outgoing = self._outgoing
+        threshold = 0 if n is None or n < 0 else max(outgoing.pending - n, 0)
+        self._sync(lambda: outgoing.pending <= threshold, self._timeout)
 
     def status(self, tracker: int) -> Status | None:
         """The last known status of a tracker, or None when it is unknown.
@@ -507,30 +475,13 @@ class Messenger:
         sender settled it first, PENDING while it waits for you; None outside
         the incoming window.
         """
-        if tracker & _INCOMING:
-            entry = self._in_tracked.get(tracker)
-            if entry is None:
-                return None
-            if entry.outcome is not None:
-                return entry.outcome
-            delivery = entry.delivery
-            if delivery is not None and not entry.link.closed and lib.pn_delivery_settled(delivery):
-                return SETTLED
-            return PENDING
-        out = self._out_tracked.get(tracker)
-        return out.status if out is not None else None
+        if tracker & INCOMING_BIT:
+            return self._incoming.status(tracker)
+        return self._outgoing.status(tracker)
 
     def buffered(self, tracker: int) -> bool:
         """True while the tracked outgoing message still waits for credit or the wire."""
-        entry = self._out_tracked.get(tracker)
-        if entry is None or entry.status is not PENDING:
-            return False
-        if entry.delivery is None:
-            return entry.data is not None
-        link = entry.link
-        if link.closed:
-            return False
-        return entry.link_seq >= link.handed - lib.pn_link_queued(link.impl)
+        return self._outgoing.buffered(tracker)
 
     def settle(self, tracker: int | None = None) -> None:
         """Forget a tracker (default: every outgoing tracker), settling its delivery.
@@ -538,36 +489,10 @@ class Messenger:
         An outgoing message still on the wire stops being waited for by
         ``send``; an incoming one is settled without an outcome.
         """
-        if tracker is None:
-            for entry in list(self._out_window):
-                self._settle_outgoing(entry)
-            self._out_window.clear()
-            self._out_tracked.clear()
-            return
-        if tracker & _INCOMING:
-            incoming = self._in_tracked.pop(tracker, None)
-            if incoming is not None:
-                self._in_window.remove(incoming)
-                if incoming.outcome is None:
-                    self._dispose(incoming, None)
-            return
-        entry = self._out_tracked.pop(tracker, None)
-        if entry is not None:
-            self._out_window.remove(entry)
-            self._settle_outgoing(entry)
-
-    def _settle_outgoing(self, entry: Outgoing) -> None:
-        delivery = entry.delivery
-        if delivery is None:
-            # Still waiting for credit: it will go out pre-settled, unanswered.
-            entry.settled = True
-            return
-        link = entry.link
-        if link.unanswered.pop(delivery, None) is not None:
-            self._unanswered -= 1
-        entry.delivery = None
-        if not link.closed:
-            lib.pn_delivery_settle(delivery)
+        if tracker is not None and tracker & INCOMING_BIT:
+            self._incoming.settle(tracker)
+        else:
+            self._outgoing.settle(tracker)
 
     def route(self, pattern: str, address: str) -> None:
         """Send messages whose address matches ``pattern`` to ``address`` instead.
@@ -622,36 +547,12 @@ class Messenger:
         With ``message`` None the content is dropped. Never blocks; raises
         MessengerException when the incoming queue is empty.
         """
-        try:
-            entry = self._incoming.popleft()
-        except IndexError:
-            raise MessengerException("get: the incoming queue is empty (call recv first)") from None
-        tracker = _INCOMING | self._next_in
-        self._next_in += 1
-        entry.tracker = tracker
-        data = entry.data
-        entry.data = None
-        if message is not None:
-            try:
-                message.decode(data)
-                _own_binary_sections(message)
-            except Exception as error:
-                self._dispose(entry, REJECTED)
-                raise MessengerException(
-                    f"get: message from {entry.link.describe()} could not be decoded and was "
-                    f"rejected: {error}"
-                ) from None
-        if self._incoming_window:
-            self._in_window.append(entry)
-            self._in_tracked[tracker] = entry
-            self._trim_incoming_window()
-        else:
-            self._dispose(entry, ACCEPTED)
-            if not self._incoming and self._started:
-                # Caught up: let the dispositions out now rather than at the
-                # next call. While a backlog is read they go out in batches.
-                self._driver.flush(entry.link.conn)
-        return tracker
+        entry = self._incoming.get(message)
+        if not self._incoming.window and not self._incoming and self._started:
+            # Caught up: let the dispositions out now rather than at the next
+            # call. While a backlog is read they go out in batches.
+            self._driver.flush(entry.link.conn)
+        return entry.tracker
 
     def accept(self, tracker: int | None = None) -> None:
         """Accept one incoming tracker, or (None) every unsettled one in the window."""
@@ -666,36 +567,8 @@ class Messenger:
         self._act(tracker, RELEASED)
 
     def _act(self, tracker: int | None, outcome: Status) -> None:
-        if tracker is None:
-            entries = [entry for entry in self._in_window if entry.outcome is None]
-        else:
-            entry = self._in_tracked.get(tracker)
-            entries = [entry] if entry is not None and entry.outcome is None else []
-        for entry in entries:
-            self._dispose(entry, outcome)
-        if entries and self._started:
+        if self._incoming.act(tracker, outcome) and self._started:
             self._driver.flush_all()
-
-    def _dispose(self, entry: Incoming, outcome: Status | None) -> None:
-        """Settle an incoming delivery with ``outcome`` (None: settle without one)."""
-        entry.outcome = outcome
-        delivery = entry.delivery
-        entry.delivery = None
-        if delivery is None or entry.link.closed:
-            return
-        if outcome is not None:
-            lib.pn_delivery_update(delivery, _DISPOSITION[outcome])
-        lib.pn_delivery_settle(delivery)
-
-    def _trim_incoming_window(self) -> None:
-        window = self._in_window
-        while len(window) > self._incoming_window:
-            entry = window.popleft()
-            self._in_tracked.pop(entry.tracker, None)
-            if entry.outcome is None:
-                self._dispose(entry, ACCEPTED)
-                if self.on_event is not None:
-                    self.on_event(IncomingSettled(entry.tracker, ACCEPTED))
 
     # ------------------------------------------------------------ pumping
 
@@ -877,7 +750,7 @@ class Messenger:
         conn.links.append(link)
         self._driver.links[impl] = link
         if is_sender:
-            self._send_links.append(link)
+            self._outgoing.links.append(link)
         return link
 
     def _rewritten(self, address: str) -> str | None:
@@ -897,112 +770,25 @@ class Messenger:
             return f"amqp://{self._name}{reply_to[1:]}"
         return reply_to
 
-    def _pump_link(self, link: Link) -> None:
-        """Hand queued messages to ``link`` while it has credit."""
-        queue = link.queue
-        if not queue or link.closed:
-            return
-        impl = link.impl
-        credit = lib.pn_link_credit(impl)
-        delivery_for = cproton.pn_delivery
-        send = lib.pn_link_send
-        advance = lib.pn_link_advance
-        unanswered = link.unanswered
-        while queue and credit > 0:
-            entry = queue.popleft()
-            data = entry.data
-            delivery = delivery_for(impl, entry.tracker.to_bytes(8, "big"))
-            send(impl, ffi.from_buffer(data), len(data))
-            advance(impl)
-            entry.data = None
-            entry.link_seq = link.handed
-            link.handed += 1
-            credit -= 1
-            self._queued -= 1
-            if entry.settled:
-                lib.pn_delivery_settle(delivery)
-                continue
-            entry.delivery = delivery
-            unanswered[delivery] = entry
-            self._unanswered += 1
+    def _tracker_updated(self, tracker: int, status: Status) -> None:
+        if self.on_event is not None:
+            self.on_event(TrackerUpdated(tracker, status))
 
-    def _track_outgoing(self, entry: Outgoing) -> None:
-        self._out_window.append(entry)
-        self._out_tracked[entry.tracker] = entry
-        self._trim_outgoing_window()
-
-    def _trim_outgoing_window(self) -> None:
-        window = self._out_window
-        while len(window) > self._outgoing_window:
-            self._out_tracked.pop(window.popleft().tracker, None)
-
-    def _abort_queue(self, link: Link) -> None:
-        """Messages that never got credit on ``link`` are given up as ABORTED."""
-        queue = link.queue
-        while queue:
-            entry = queue.popleft()
-            entry.data = None
-            self._queued -= 1
-            self._set_status(entry, ABORTED)
-
-    def _set_status(self, entry: Outgoing, status: Status) -> None:
-        entry.status = status
-        if self.on_event is not None and entry.tracker in self._out_tracked:
-            self.on_event(TrackerUpdated(entry.tracker, status))
+    def _incoming_auto_settled(self, tracker: int, status: Status) -> None:
+        if self.on_event is not None:
+            self.on_event(IncomingSettled(tracker, status))
 
     # ------------------------------------------------- driver callbacks
 
     def on_delivery(self, link: Link, delivery: Any) -> None:
         if link.is_sender:
-            state = lib.pn_delivery_remote_state(delivery)
-            if state == PN_RECEIVED or (not state and not lib.pn_delivery_settled(delivery)):
-                return
-            entry = link.unanswered.pop(delivery, None)
-            lib.pn_delivery_settle(delivery)
-            if entry is None:
-                return
-            self._unanswered -= 1
-            entry.delivery = None
-            status = _REMOTE_STATUS.get(state, SETTLED)
-            entry.status = status
-            if self.on_event is not None and entry.tracker in self._out_tracked:
-                self.on_event(TrackerUpdated(entry.tracker, status))
-            return
-        if not lib.pn_delivery_readable(delivery):
-            return
-        impl = link.impl
-        if lib.pn_delivery_aborted(delivery):
-            link.partial = None
-            lib.pn_link_advance(impl)
-            lib.pn_delivery_settle(delivery)
+            self._outgoing.on_delivery(link, delivery)
+        elif self._incoming.on_delivery(link, delivery):
             self._credit.on_message(link)
-            return
-        pending = lib.pn_delivery_pending(delivery)
-        data = bytearray(pending)
-        if pending:
-            count = lib.pn_link_recv(impl, ffi.from_buffer(data), pending)
-            if count < pending:
-                del data[max(count, 0) :]
-        if lib.pn_delivery_partial(delivery):
-            if link.partial is None:
-                link.partial = data
-            else:
-                link.partial += data
-            return
-        if link.partial is not None:
-            link.partial += data
-            data = link.partial
-            link.partial = None
-        lib.pn_link_advance(impl)
-        self._incoming.append(Incoming(data, delivery, link))
-        self._credit.on_message(link)
 
     def on_flow(self, link: Link) -> None:
         if link.is_sender:
-            if link.queue:
-                self._pump_link(link)
-            if not link.queue:
-                lib.pn_link_drained(link.impl)
+            self._outgoing.on_flow(link)
         else:
             self._credit.on_flow(link)
 
@@ -1047,10 +833,10 @@ class Messenger:
         if link in conn.links:
             conn.links.remove(link)
         if link.is_sender:
-            self._send_links.remove(link)
+            self._outgoing.links.remove(link)
             for key in [key for key, known in conn.senders.items() if known is link]:
                 del conn.senders[key]
-            lost = self._abort_link(link)
+            lost = self._outgoing.abort_link(link)
             conn.aborted += lost
             if lost and not error and link.ours and not conn.closed and not self._stopping:
                 self._errors.append(
@@ -1085,17 +871,6 @@ class Messenger:
                 )
             )
 
-    def _abort_link(self, link: Link) -> int:
-        """Give up every message of a closed link; returns how many were on the wire."""
-        self._abort_queue(link)
-        lost = len(link.unanswered)
-        for entry in list(link.unanswered.values()):
-            entry.delivery = None
-            self._unanswered -= 1
-            self._set_status(entry, ABORTED)
-        link.unanswered.clear()
-        return lost
-
     def on_connection_closed(self, conn: Conn, error: str | None) -> None:
         if self._out_conns.get(conn.key) is conn:
             del self._out_conns[conn.key]
@@ -1123,51 +898,6 @@ class Messenger:
         if listener.subscription is not None:
             listener.subscription.state = "failed" if error else "closed"
             listener.subscription.error = error
-
-
-def owned(value: Any) -> Any:
-    """``value`` with every memoryview replaced by bytes (recursively).
-
-    Proton 0.40 decodes AMQP binary into memoryviews over the Message's own
-    buffers, which the next ``get`` into the same Message overwrites. The
-    original API handed out bytes; programs keep bodies across ``get`` calls.
-    """
-    kind = type(value)
-    if kind is memoryview:
-        return value.tobytes()
-    if kind is dict or isinstance(value, dict):
-        if any(type(k) is memoryview or type(v) in _CONTAINERS for k, v in value.items()):
-            return type(value)((owned(k), owned(v)) for k, v in value.items())
-        return value
-    if kind is list or kind is tuple:
-        if any(type(item) in _CONTAINERS for item in value):
-            return kind(owned(item) for item in value)
-        return value
-    return value
-
-
-_CONTAINERS = {memoryview, dict, list, tuple}
-
-
-def _own_binary_sections(message: Message) -> None:
-    body = message.body
-    if type(body) in _CONTAINERS or isinstance(body, dict):
-        message.body = owned(body)
-    for section in ("properties", "annotations", "instructions"):
-        value = getattr(message, section)
-        if value:
-            fixed = owned(value)
-            if fixed is not value:
-                setattr(message, section, fixed)
-
-
-_CONDITION = re.compile(r"(?<![\w:-])([a-z][a-z0-9-]*(?::[a-z0-9-]+)+)(?![\w-])(?!:[a-z0-9])")
-
-
-def condition_name(text: str | None) -> str | None:
-    """The AMQP/Proton condition name in an error text (``amqp:not-found``), if any."""
-    match = _CONDITION.search(text or "")
-    return match.group(1) if match else None
 
 
 def _window(value: int, name: str) -> int:

@@ -1,0 +1,192 @@
+"""The incoming queue: reading deliveries, trackers, the incoming window, outcomes."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from cproton_ffi import ffi, lib
+from proton import Message
+
+from ._links import Incoming, Link
+from .errors import MessengerException
+from .status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
+
+# Incoming trackers carry this bit so they never collide with outgoing ones.
+INCOMING_BIT = 1 << 62
+
+_DISPOSITION = {ACCEPTED: lib.PN_ACCEPTED, REJECTED: lib.PN_REJECTED, RELEASED: lib.PN_RELEASED}
+
+SettledListener = Callable[[int, Status], None]
+
+
+class IncomingQueue:
+    """Messages received and not yet taken, and the trackers of those taken.
+
+    ``window`` is the incoming window: how many trackers returned by ``get``
+    keep their delivery unsettled so the application can decide.
+    """
+
+    def __init__(self) -> None:
+        self.window = 0
+        self.messages: deque[Incoming] = deque()
+        self._next_seq = 0
+        self._recent: deque[Incoming] = deque()
+        self._tracked: dict[int, Incoming] = {}
+        # Told when a tracker leaves the window and is accepted for the application.
+        self.on_auto_settled: SettledListener | None = None
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    # -------------------------------------------------------------- arriving
+
+    def on_delivery(self, link: Link, delivery: Any) -> bool:
+        """Read a readable delivery; True when a transfer finished (it used a credit)."""
+        if not lib.pn_delivery_readable(delivery):
+            return False
+        impl = link.impl
+        if lib.pn_delivery_aborted(delivery):
+            link.partial = None
+            lib.pn_link_advance(impl)
+            lib.pn_delivery_settle(delivery)
+            return True
+        pending = lib.pn_delivery_pending(delivery)
+        data = bytearray(pending)
+        if pending:
+            count = lib.pn_link_recv(impl, ffi.from_buffer(data), pending)
+            if count < pending:
+                del data[max(count, 0) :]
+        if lib.pn_delivery_partial(delivery):
+            # A large message arrives in several frames: keep what came so far.
+            if link.partial is None:
+                link.partial = data
+            else:
+                link.partial += data
+            return False
+        if link.partial is not None:
+            link.partial += data
+            data = link.partial
+            link.partial = None
+        lib.pn_link_advance(impl)
+        self.messages.append(Incoming(data, delivery, link))
+        return True
+
+    # --------------------------------------------------------------- taking
+
+    def get(self, message: Message | None) -> Incoming:
+        """Pop the oldest message into ``message``; the entry carries its new tracker."""
+        try:
+            entry = self.messages.popleft()
+        except IndexError:
+            raise MessengerException("get: the incoming queue is empty (call recv first)") from None
+        entry.tracker = INCOMING_BIT | self._next_seq
+        self._next_seq += 1
+        data = entry.data
+        entry.data = None
+        if message is not None:
+            try:
+                message.decode(data)
+                own_binary_sections(message)
+            except Exception as error:
+                dispose(entry, REJECTED)
+                raise MessengerException(
+                    f"get: message from {entry.link.describe()} could not be decoded and was "
+                    f"rejected: {error}"
+                ) from None
+        if self.window:
+            self._recent.append(entry)
+            self._tracked[entry.tracker] = entry
+            self.trim()
+        else:
+            dispose(entry, ACCEPTED)
+        return entry
+
+    def act(self, tracker: int | None, outcome: Status) -> bool:
+        """Settle one tracker, or every undecided one in the window; True if any."""
+        if tracker is None:
+            entries = [entry for entry in self._recent if entry.outcome is None]
+        else:
+            entry = self._tracked.get(tracker)
+            entries = [entry] if entry is not None and entry.outcome is None else []
+        for entry in entries:
+            dispose(entry, outcome)
+        return bool(entries)
+
+    def settle(self, tracker: int) -> None:
+        entry = self._tracked.pop(tracker, None)
+        if entry is not None:
+            self._recent.remove(entry)
+            if entry.outcome is None:
+                dispose(entry, None)
+
+    def status(self, tracker: int) -> Status | None:
+        entry = self._tracked.get(tracker)
+        if entry is None:
+            return None
+        if entry.outcome is not None:
+            return entry.outcome
+        delivery = entry.delivery
+        if delivery is not None and not entry.link.closed and lib.pn_delivery_settled(delivery):
+            return SETTLED
+        return PENDING
+
+    def trim(self) -> None:
+        """Accept (for the application) trackers pushed out of the window."""
+        recent = self._recent
+        while len(recent) > self.window:
+            entry = recent.popleft()
+            self._tracked.pop(entry.tracker, None)
+            if entry.outcome is None:
+                dispose(entry, ACCEPTED)
+                if self.on_auto_settled is not None:
+                    self.on_auto_settled(entry.tracker, ACCEPTED)
+
+
+def dispose(entry: Incoming, outcome: Status | None) -> None:
+    """Settle an incoming delivery with ``outcome`` (None: settle without one)."""
+    entry.outcome = outcome
+    delivery = entry.delivery
+    entry.delivery = None
+    if delivery is None or entry.link.closed:
+        return
+    if outcome is not None:
+        lib.pn_delivery_update(delivery, _DISPOSITION[outcome])
+    lib.pn_delivery_settle(delivery)
+
+
+def owned(value: Any) -> Any:
+    """``value`` with every memoryview replaced by bytes (recursively).
+
+    Proton 0.40 decodes AMQP binary into memoryviews over the Message's own
+    buffers, which the next ``get`` into the same Message overwrites. The
+    original API handed out bytes; programs keep bodies across ``get`` calls.
+    """
+    kind = type(value)
+    if kind is memoryview:
+        return value.tobytes()
+    if isinstance(value, dict):
+        if any(type(k) is memoryview or type(v) in _CONTAINERS for k, v in value.items()):
+            return type(value)((owned(k), owned(v)) for k, v in value.items())
+        return value
+    if kind is list or kind is tuple:
+        if any(type(item) in _CONTAINERS for item in value):
+            return kind(owned(item) for item in value)
+        return value
+    return value
+
+
+_CONTAINERS = {memoryview, dict, list, tuple}
+
+
+def own_binary_sections(message: Message) -> None:
+    body = message.body
+    if type(body) in _CONTAINERS or isinstance(body, dict):
+        message.body = owned(body)
+    for section in ("properties", "annotations", "instructions"):
+        value = getattr(message, section)
+        if value:
+            fixed = owned(value)
+            if fixed is not value:
+                setattr(message, section, fixed)

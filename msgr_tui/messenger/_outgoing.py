@@ -1,0 +1,196 @@
+"""The outgoing queue: trackers, the outgoing window, handing messages to links."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import cproton
+from cproton_ffi import ffi, lib
+
+from ._links import Link, Outgoing
+from .status import ABORTED, ACCEPTED, MODIFIED, PENDING, REJECTED, RELEASED, SETTLED, Status
+
+PN_RECEIVED = lib.PN_RECEIVED
+_REMOTE_STATUS = {
+    lib.PN_ACCEPTED: ACCEPTED,
+    lib.PN_REJECTED: REJECTED,
+    lib.PN_RELEASED: RELEASED,
+    lib.PN_MODIFIED: MODIFIED,
+}
+
+StatusListener = Callable[[int, Status], None]
+
+
+class OutgoingQueue:
+    """Messages from ``put`` until the peer answers, and the statuses worth keeping.
+
+    Messages wait on their link's queue until it has credit, then become
+    deliveries the peer has to answer. ``window`` is the outgoing window: how
+    many of the newest trackers keep their status.
+    """
+
+    def __init__(self) -> None:
+        self.window = 0
+        self.next_tracker = 0
+        # Waiting for credit / on the wire and not answered yet.
+        self.queued = 0
+        self.unanswered = 0
+        self.links: list[Link] = []
+        self._recent: deque[Outgoing] = deque()
+        self._tracked: dict[int, Outgoing] = {}
+        self.on_status: StatusListener | None = None
+
+    @property
+    def pending(self) -> int:
+        """Messages ``send`` still waits for."""
+        return self.queued + self.unanswered
+
+    def on_wire_pending(self) -> int:
+        """Messages queued here or on a link, not yet written out by the engine."""
+        total = self.queued
+        for link in self.links:
+            if not link.closed:
+                total += lib.pn_link_queued(link.impl)
+        return total
+
+    # ------------------------------------------------------------ queueing
+
+    def add(self, data: bytes, link: Link) -> int:
+        tracker = self.next_tracker
+        self.next_tracker += 1
+        entry = Outgoing(tracker, data, link)
+        if self.window:
+            self._recent.append(entry)
+            self._tracked[tracker] = entry
+            self.trim()
+        link.queue.append(entry)
+        self.queued += 1
+        return tracker
+
+    def pump(self, link: Link) -> None:
+        """Hand queued messages to ``link`` while it has credit."""
+        queue = link.queue
+        if not queue or link.closed:
+            return
+        impl = link.impl
+        credit = lib.pn_link_credit(impl)
+        delivery_for = cproton.pn_delivery
+        send = lib.pn_link_send
+        advance = lib.pn_link_advance
+        unanswered = link.unanswered
+        while queue and credit > 0:
+            entry = queue.popleft()
+            data = entry.data
+            delivery = delivery_for(impl, entry.tracker.to_bytes(8, "big"))
+            send(impl, ffi.from_buffer(data), len(data))
+            advance(impl)
+            entry.data = None
+            entry.link_seq = link.handed
+            link.handed += 1
+            credit -= 1
+            self.queued -= 1
+            if entry.settled:
+                lib.pn_delivery_settle(delivery)
+                continue
+            entry.delivery = delivery
+            unanswered[delivery] = entry
+            self.unanswered += 1
+
+    def on_flow(self, link: Link) -> None:
+        """The peer gave credit (or asked to drain): send, or hand back unused credit."""
+        if link.queue:
+            self.pump(link)
+        if not link.queue:
+            lib.pn_link_drained(link.impl)
+
+    def on_delivery(self, link: Link, delivery: Any) -> None:
+        """The peer answered (or settled) a delivery: record it and settle our side."""
+        state = lib.pn_delivery_remote_state(delivery)
+        if state == PN_RECEIVED or (not state and not lib.pn_delivery_settled(delivery)):
+            return
+        entry = link.unanswered.pop(delivery, None)
+        lib.pn_delivery_settle(delivery)
+        if entry is None:
+            return
+        self.unanswered -= 1
+        entry.delivery = None
+        self._set_status(entry, _REMOTE_STATUS.get(state, SETTLED))
+
+    # ---------------------------------------------------------- statuses
+
+    def status(self, tracker: int) -> Status | None:
+        entry = self._tracked.get(tracker)
+        return entry.status if entry is not None else None
+
+    def buffered(self, tracker: int) -> bool:
+        entry = self._tracked.get(tracker)
+        if entry is None or entry.status is not PENDING:
+            return False
+        if entry.delivery is None:
+            return entry.data is not None
+        link = entry.link
+        if link.closed:
+            return False
+        return entry.link_seq >= link.handed - lib.pn_link_queued(link.impl)
+
+    def is_tracked(self, tracker: int) -> bool:
+        return tracker in self._tracked
+
+    def settle(self, tracker: int | None) -> None:
+        """Forget one tracker, or every one; their deliveries are settled."""
+        if tracker is None:
+            entries = list(self._recent)
+            self._recent.clear()
+            self._tracked.clear()
+        else:
+            entry = self._tracked.pop(tracker, None)
+            if entry is None:
+                return
+            self._recent.remove(entry)
+            entries = [entry]
+        for entry in entries:
+            delivery = entry.delivery
+            if delivery is None:
+                # Still waiting for credit: it will go out pre-settled, unanswered.
+                entry.settled = True
+                continue
+            link = entry.link
+            if link.unanswered.pop(delivery, None) is not None:
+                self.unanswered -= 1
+            entry.delivery = None
+            if not link.closed:
+                lib.pn_delivery_settle(delivery)
+
+    def trim(self) -> None:
+        recent = self._recent
+        while len(recent) > self.window:
+            self._tracked.pop(recent.popleft().tracker, None)
+
+    # ------------------------------------------------------------ failures
+
+    def abort_queue(self, link: Link) -> None:
+        """Messages that never got credit on ``link`` are given up as ABORTED."""
+        queue = link.queue
+        while queue:
+            entry = queue.popleft()
+            entry.data = None
+            self.queued -= 1
+            self._set_status(entry, ABORTED)
+
+    def abort_link(self, link: Link) -> int:
+        """Give up every message of a closed link; returns how many were on the wire."""
+        self.abort_queue(link)
+        lost = len(link.unanswered)
+        for entry in list(link.unanswered.values()):
+            entry.delivery = None
+            self.unanswered -= 1
+            self._set_status(entry, ABORTED)
+        link.unanswered.clear()
+        return lost
+
+    def _set_status(self, entry: Outgoing, status: Status) -> None:
+        entry.status = status
+        if self.on_status is not None and entry.tracker in self._tracked:
+            self.on_status(entry.tracker, status)
