@@ -27,7 +27,7 @@ def _value(value: Any) -> str:
 def _fields_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False, box=None, expand=True)
     table.add_column("field", style="bold", no_wrap=True)
-    table.add_column("value", overflow="fold")
+    table.add_column("value", overflow="fold", ratio=1)
     for name, value in rows:
         table.add_row(printable(str(name)), _value(value))
     return table

@@ -107,9 +107,9 @@ class IncomingPane(Vertical, can_focus=False):
             [
                 Column("#", 6, min_width=3),
                 Column("time", 8, drop_priority=2),
-                Column("address", None, min_width=8),
-                Column("subject", None, min_width=6, drop_priority=1),
-                Column("body", None, min_width=8),
+                Column("address", None, min_width=8, weight=2, keep_end=True),
+                Column("subject", None, min_width=6, drop_priority=1, weight=2),
+                Column("body", None, min_width=8, weight=4),
                 Column("state", 13, min_width=8),
             ],
             incoming_cells,

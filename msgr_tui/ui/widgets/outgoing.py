@@ -56,9 +56,9 @@ class OutgoingPane(Vertical):
     def compose(self) -> ComposeResult:
         yield VirtualTable(
             [
-                Column("tracker", 7, min_width=3),
+                Column("#", 6, min_width=3),
                 Column("time", 8, drop_priority=2),
-                Column("address", None, min_width=8),
+                Column("address", None, min_width=8, weight=2, keep_end=True),
                 Column("subject", None, min_width=6, drop_priority=1),
                 Column("status", 8),
             ],

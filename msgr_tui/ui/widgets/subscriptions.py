@@ -57,7 +57,7 @@ class SubscriptionsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield VirtualTable(
             [
-                Column("source", None, min_width=12),
+                Column("source", None, min_width=12, weight=2, keep_end=True),
                 Column("state", 10, min_width=6),
                 Column("detail", None, min_width=8, drop_priority=1),
             ],

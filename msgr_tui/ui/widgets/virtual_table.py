@@ -32,6 +32,10 @@ class Column:
     width: int | None = None
     min_width: int = 4
     drop_priority: int = 0
+    # Share of the spare width, among columns without a fixed width.
+    weight: int = 1
+    # Cut long values at the start ("…5672/orders"): the end says more.
+    keep_end: bool = False
 
 
 Cell = tuple[str, str | None]  # text and an optional component class for its style
@@ -124,6 +128,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.columns = list(columns)
         self._cells = cells
         self._rows: Sequence[Any] = ()
+        self._seen = 0
         self.empty_text = empty_text
         # Follow the newest row while the cursor sits on the last one.
         self.follow = follow
@@ -151,8 +156,11 @@ class VirtualTable(ScrollView, can_focus=True):
 
         ``keep``: a row to keep the cursor on if it is still there.
         """
-        at_end = self.follow and (not self._rows or self.cursor >= len(self._rows) - 1)
+        # The row list may have grown in place since the last call: compare
+        # with the count seen then to know whether the cursor was on the last row.
+        at_end = self.follow and self.cursor >= self._seen - 1
         self._rows = rows
+        self._seen = len(rows)
         if keep is not None:
             try:
                 self.cursor = rows.index(keep)  # type: ignore[attr-defined]
@@ -247,16 +255,25 @@ class VirtualTable(ScrollView, can_focus=True):
     def _strip(self, cells: Sequence[Cell], widths: list[int], width: int, base: Style) -> Strip:
         segments = []
         used = 0
-        for position, ((text, style_class), column_width) in enumerate(
-            zip(cells, widths, strict=False)
+        first = True
+        for (text, style_class), column_width, column in zip(
+            cells, widths, self.columns, strict=False
         ):
-            if position:
+            if column_width == 0:
+                continue  # a column dropped for lack of room
+            if not first:
                 segments.append(Segment(" ", base))
                 used += 1
+            first = False
             room = min(column_width, max(width - used, 0))
             if room <= 0:
                 break
-            shown = text if cell_len(text) <= room else set_cell_size(text, room - 1) + "…"
+            if cell_len(text) <= room:
+                shown = text
+            elif column.keep_end:
+                shown = "…" + _tail(text, room - 1)
+            else:
+                shown = set_cell_size(text, room - 1) + "…"
             style = base
             if style_class in self.COMPONENT_CLASSES:
                 style = base + self.get_component_rich_style(style_class, partial=True)
@@ -308,7 +325,25 @@ def column_widths(columns: Sequence[Column], width: int) -> list[int]:
                 shortfall -= give
         spare = width - (len(visible) - 1) - sum(widths[i] for i in fixed)
     if flexible:
-        share, extra = divmod(max(spare, 0), len(flexible))
-        for position, index in enumerate(flexible):
-            widths[index] = max(share + (1 if position < extra else 0), 1)
+        spare = max(spare, 0)
+        # Everyone gets their minimum first, the rest goes by weight.
+        base = {index: min(columns[index].min_width, spare // len(flexible)) for index in flexible}
+        rest = spare - sum(base.values())
+        total_weight = sum(columns[index].weight for index in flexible)
+        given = 0
+        for index in flexible:
+            extra = rest * columns[index].weight // total_weight
+            widths[index] = max(base[index] + extra, 1)
+            given += extra
+        for index in flexible[: rest - given]:
+            widths[index] += 1
     return widths
+
+
+def _tail(text: str, cells: int) -> str:
+    """The last ``cells`` cells of ``text``."""
+    if cells <= 0:
+        return ""
+    while cell_len(text) > cells:
+        text = text[max(1, len(text) - cells - 1) :] if len(text) > cells + 1 else text[1:]
+    return text
