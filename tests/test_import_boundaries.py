@@ -10,6 +10,12 @@ import pytest
 UI_FREE_MODULES = [
     "msgr_tui.messenger",
     "msgr_tui.messenger.messenger",
+    "msgr_tui.bridge",
+    "msgr_tui.profiles",
+    "msgr_tui.profiles.session",
+    "msgr_tui.tlscheck",
+    "msgr_tui.secret",
+    "msgr_tui.commands.profiles",
 ]
 
 

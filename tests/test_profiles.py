@@ -1,0 +1,382 @@
+"""Profiles in the TOML config file: read, checked, written safely, resolved to Settings."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from msgr_tui.profiles import (
+    KEY_PASSWORD,
+    PASSWORD,
+    Config,
+    ConfigChanged,
+    ConfigError,
+    ConfigRefused,
+    Profile,
+    ProfileSession,
+    SecretRequest,
+    TLSProfile,
+    read_config,
+    resolve,
+    secret_requests,
+    write_config,
+)
+from msgr_tui.secret import MASK, Secret
+from msgr_tui.settings import DEFAULT_LISTEN, Settings
+from tests.certs import CertificateSet
+
+FULL = """\
+default_profile = "prod"
+
+[profiles.local]
+listen = ["amqp://~127.0.0.1:0"]
+
+[profiles.prod]
+messenger_name = "ops-console"
+listen = ["amqps://~0.0.0.0:5671", "amqp://~127.0.0.1:5672"]
+subscribe = ["amqps://broker.example:5671/orders", "amqp://peer/news"]
+compose_address = "amqps://broker.example:5671/replies"
+routes = [["amqp://orders/*", "amqps://broker.example:5671/$1"], ["*", "amqp://relay/$1"]]
+rewrites = [["amqp://%@broker.example/*", "amqp://broker.example/$1"]]
+timeout = 7.5
+incoming_window = 0
+outgoing_window = 50
+max_messages = 2000
+theme = "msgr-light"
+user = "ops"
+password_env = "PROD_AMQP_PASSWORD"
+retry = false
+
+[profiles.prod.tls]
+certificate = "~/certs/client.pem"
+private_key = "certs/client-key.pem"
+key_password_env = "PROD_KEY_PASSWORD"
+trusted_certificates = "/etc/ssl/ca.pem"
+verify_hostname = false
+allow_insecure_plain = true
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> ConfigError:
+    path = write(tmp_path / "config.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        read_config(path)
+    return caught.value
+
+
+# --------------------------------------------------------------- round trip
+
+
+def test_every_key_is_read_into_the_model(tmp_path: Path) -> None:
+    config = read_config(write(tmp_path / "config.toml", FULL)).config
+    assert config.default_profile == "prod"
+    assert config.names == ["local", "prod"]
+    prod = config.get("prod")
+    assert prod is not None
+    assert prod.routes[0] == ("amqp://orders/*", "amqps://broker.example:5671/$1")
+    assert prod.timeout == 7.5 and prod.incoming_window == 0 and prod.retry is False
+    assert prod.tls.verify_hostname is False and prod.tls.allow_insecure_plain is True
+    assert config.get("local") == Profile("local", listen=("amqp://~127.0.0.1:0",))
+
+
+def test_round_trip_reads_back_identical_and_rewrites_identical_bytes(tmp_path: Path) -> None:
+    original = read_config(write(tmp_path / "in.toml", FULL)).config
+    out = tmp_path / "out.toml"
+    write_config(out, original)
+    assert read_config(out).config == original
+    first = out.read_bytes()
+    write_config(out, read_config(out).config)
+    assert out.read_bytes() == first
+
+
+def test_a_stored_password_round_trips_when_the_profile_opts_in(tmp_path: Path) -> None:
+    profile = Profile(
+        "opted",
+        user="u",
+        store_password_in_file=True,
+        password=Secret("hunter2"),
+        tls=TLSProfile(
+            certificate="c.pem",
+            private_key="k.pem",
+            store_key_password_in_file=True,
+            key_password=Secret("keypw"),
+        ),
+    )
+    path = tmp_path / "config.toml"
+    write_config(path, Config((profile,)))
+    assert read_config(path).config.get("opted") == profile
+    text = path.read_text()
+    assert 'password = "hunter2"' in text and 'key_password = "keypw"' in text
+
+
+# ----------------------------------------------------------- clear errors
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('colour = "red"\n', ":1: colour: unknown key"),
+        ("[profiles.a]\nusr = 'x'\n", ":2: profiles.a.usr: unknown key (did you mean user?)"),
+        (
+            "[profiles.a]\nuser = 'x'\n\n[profiles.a.tls]\nverfy_hostname = true\n",
+            ":5: profiles.a.tls.verfy_hostname: unknown key (did you mean verify_hostname?)",
+        ),
+    ],
+)
+def test_unknown_keys_name_the_file_the_line_and_the_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    error = error_of(tmp_path, text)
+    assert f"{tmp_path / 'config.toml'}{expected}" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "words"),
+    [
+        ("[profiles.a]\ntimeout = '10s'\n", 2, "profiles.a.timeout", "number of seconds"),
+        ("[profiles.a]\nlisten = 'amqp://~h'\n", 2, "profiles.a.listen", "array"),
+        ("[profiles.a]\nincoming_window = 2.5\n", 2, "profiles.a.incoming_window", "whole"),
+        ("[profiles.a]\nmax_messages = 0\n", 2, "profiles.a.max_messages", "at least 1"),
+        ("[profiles.a]\nretry = 'yes'\n", 2, "profiles.a.retry", "true or false"),
+        ("[profiles.a]\nroutes = [['only-one']]\n", 2, "profiles.a.routes", "pair"),
+        ("[profiles.a]\nlisten = ['amqp://h:1']\n", 2, "profiles.a.listen", "~ before the host"),
+        ("[profiles.a]\nsubscribe = ['amqp://~h']\n", 2, "profiles.a.subscribe", "listen"),
+        ("[profiles.a]\nuser = 'u'\npassword_env = 'A-B'\n", 3, "profiles.a.password_env", "name"),
+        (
+            "[profiles.a]\nx = 1\n[profiles.a.tls]\nverify_hostname = 1\n",
+            4,
+            "profiles.a.tls.verify_hostname",
+            "true or false",
+        ),
+        ("default_profile = 'ghost'\n[profiles.a]\n", 1, "default_profile", "not a profile"),
+        ("profiles = 3\n", 1, "profiles", "table"),
+    ],
+)
+def test_wrong_types_and_values_are_explained(
+    tmp_path: Path, text: str, line: int, key: str, words: str
+) -> None:
+    error = error_of(tmp_path, text)
+    matching = [issue for issue in error.issues if issue.key == key]
+    assert matching, str(error)
+    assert matching[0].line == line
+    assert words in matching[0].message
+    assert f"config.toml:{line}: {key}: " in str(error)
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "[profiles.a]\ntimeout = 'x'\n[profiles.b]\nretry = 2\n")
+    assert [issue.key for issue in error.issues] == ["profiles.a.timeout", "profiles.b.retry"]
+
+
+def test_toml_syntax_errors_give_the_line(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "[profiles.a]\nuser = 'x'\ntimeout = = 3\n")
+    assert error.issues[0].line == 3
+    assert "not valid TOML" in str(error) and "config.toml:3:" in str(error)
+
+
+def test_a_file_that_is_not_utf8_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"[profiles.a]\nuser = '\xff'\n")
+    with pytest.raises(ConfigError, match=r"config.toml:2: not UTF-8"):
+        read_config(path)
+
+
+def test_a_plaintext_password_needs_the_explicit_opt_in(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "[profiles.a]\nuser = 'u'\npassword = 'hunter2'\n")
+    assert error.issues[0].key == "profiles.a.password"
+    assert "store_password_in_file = true" in error.issues[0].message
+    assert "hunter2" not in str(error)
+
+
+def test_a_password_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    text = "[profiles.a]\nuser = 'u'\nstore_password_in_file = true\npassword = 123456\n"
+    error = error_of(tmp_path, text)
+    assert "profiles.a.password" in str(error) and "123456" not in str(error)
+
+
+def test_certificate_without_key_names_the_missing_field(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "[profiles.a.tls]\ncertificate = 'c.pem'\n")
+    assert [issue.key for issue in error.issues] == ["profiles.a.tls.private_key"]
+
+
+def test_a_missing_file_is_an_empty_config(tmp_path: Path) -> None:
+    loaded = read_config(tmp_path / "nowhere" / "config.toml")
+    assert loaded.config == Config() and not loaded.exists
+
+
+# ----------------------------------------------------------------- writing
+
+BROKEN_FILES = {
+    "syntax": "[profiles.a\nuser = 'x'\n",
+    "unknown key": "[profiles.a]\nuser = 'x'\nfavourite_colour = 'red'\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_FILES))
+def test_a_broken_file_is_never_overwritten_and_not_rotated(tmp_path: Path, kind: str) -> None:
+    path = write(tmp_path / "config.toml", BROKEN_FILES[kind])
+    before = path.read_bytes()
+    with pytest.raises(ConfigRefused) as caught:
+        write_config(path, Config((Profile("new"),)))
+    assert "not overwritten" in str(caught.value)
+    assert path.read_bytes() == before
+    assert not (tmp_path / "config.toml.bak").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]  # no temp files left
+
+
+def test_written_files_are_0600_and_the_previous_version_is_kept(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", FULL)
+    path.chmod(0o644)
+    old_umask = os.umask(0)
+    try:
+        write_config(path, Config((Profile("only"),)))
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    backup = tmp_path / "config.toml.bak"
+    assert backup.read_text() == FULL
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert read_config(path).config.names == ["only"]
+
+
+def test_writing_creates_the_directory_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "config.toml"
+    write_config(path, Config((Profile("a"),)))
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not (path.parent / "config.toml.bak").exists()
+
+
+def test_secrets_are_not_written_without_the_opt_in(tmp_path: Path) -> None:
+    profile = Profile(
+        "a",
+        user="u",
+        password=Secret("hunter2"),
+        tls=TLSProfile(certificate="c", private_key="k", key_password=Secret("keypw")),
+    )
+    path = tmp_path / "config.toml"
+    write_config(path, Config((profile,)))
+    data = path.read_bytes()
+    assert b"hunter2" not in data and b"keypw" not in data and b"password" not in data
+
+
+def test_a_symlinked_config_is_written_through_the_link(tmp_path: Path) -> None:
+    real = write(tmp_path / "dotfiles.toml", "[profiles.a]\n")
+    link = tmp_path / "config.toml"
+    link.symlink_to(real)
+    write_config(link, Config((Profile("b"),)))
+    assert link.is_symlink()
+    assert read_config(real).config.names == ["b"]
+
+
+def test_saving_over_a_file_changed_elsewhere_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "[profiles.a]\n")
+    session = ProfileSession(path)
+    session.load()
+    path.write_text("[profiles.a]\n[profiles.edited_by_hand]\n")
+    with pytest.raises(ConfigChanged):
+        session.save(session.config.with_profile(Profile("c")))
+    assert "edited_by_hand" in path.read_text()
+
+
+# ----------------------------------------------------- secrets and settings
+
+
+def test_env_var_secrets_are_resolved_into_settings(certs: CertificateSet) -> None:
+    profile = Profile(
+        "p",
+        user="ops",
+        password_env="AMQP_PW",
+        tls=TLSProfile(
+            certificate=certs.client_cert,
+            private_key=certs.client_key_encrypted,
+            key_password_env="KEY_PW",
+        ),
+    )
+    env = {"AMQP_PW": "from-env", "KEY_PW": certs.key_password}
+    assert secret_requests(profile, env) == []
+    settings = resolve(profile, env=env)
+    assert settings.password == "from-env"
+    assert settings.tls.key_password == certs.key_password
+    assert "from-env" not in repr(settings) and certs.key_password not in repr(settings)
+
+
+def test_missing_secrets_are_asked_for_through_the_hook(certs: CertificateSet) -> None:
+    profile = Profile(
+        "p",
+        user="ops",
+        password_env="AMQP_PW",
+        tls=TLSProfile(certificate=certs.client_cert, private_key=certs.client_key_encrypted),
+    )
+    asked: list[SecretRequest] = []
+
+    def ask(request: SecretRequest) -> Secret:
+        asked.append(request)
+        return Secret("typed-" + request.key)
+
+    settings = resolve(profile, env={}, ask=ask)
+    assert [request.key for request in asked] == [PASSWORD, KEY_PASSWORD]
+    assert "$AMQP_PW is not set" in asked[0].prompt
+    assert settings.password == "typed-password"
+    assert settings.tls.key_password == "typed-tls.key_password"
+
+
+def test_an_unencrypted_key_needs_no_password(certs: CertificateSet) -> None:
+    profile = Profile(
+        "p", tls=TLSProfile(certificate=certs.client_cert, private_key=certs.client_key)
+    )
+    assert secret_requests(profile, {}) == []
+
+
+def test_defaults_apply_to_keys_the_profile_does_not_set() -> None:
+    settings = resolve(Profile("bare"), env={})
+    defaults = Settings()
+    assert settings.listen == (DEFAULT_LISTEN,) and settings.listen_fallback is True
+    assert settings.timeout == defaults.timeout
+    assert settings.max_messages == defaults.max_messages
+    assert resolve(Profile("x", listen=(), timeout=-1), env={}).timeout is None
+
+
+def test_relative_tls_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    profile = Profile("p", tls=TLSProfile(trusted_certificates="certs/ca.pem"))
+    settings = resolve(profile, env={}, base_dir=tmp_path)
+    assert settings.tls.trusted_certificates == str(tmp_path / "certs" / "ca.pem")
+    home = resolve(Profile("p", tls=TLSProfile(trusted_certificates="~/ca.pem")), env={})
+    assert home.tls.trusted_certificates == str(Path.home() / "ca.pem")
+
+
+def test_secrets_never_show_in_repr_or_format() -> None:
+    secret = Secret("hunter2")
+    profile = Profile("p", user="u", store_password_in_file=True, password=secret)
+    for text in (repr(secret), str(secret), f"{secret}", repr(profile), str(Config((profile,)))):
+        assert "hunter2" not in text
+    assert MASK in repr(profile)
+    assert secret == Secret("hunter2") and secret != Secret("other")
+
+
+def test_session_keeps_typed_secrets_in_memory_and_forgets_them_on_edit(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "[profiles.a]\nuser = 'u'\n")
+    session = ProfileSession(path, env={})
+    session.load()
+    assert [r.key for r in session.requests("a")] == [PASSWORD]
+    assert session.settings("a", {PASSWORD: Secret("typed")}).password == "typed"
+    assert session.requests("a") == []
+    session.save(session.config.with_profile(Profile("a", user="someone-else")))
+    assert [r.key for r in session.requests("a")] == [PASSWORD]
+    assert b"typed" not in path.read_bytes()
+
+
+def test_a_session_on_a_broken_file_runs_on_defaults_and_is_read_only(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "[profiles.a\n")
+    session = ProfileSession(path)
+    session.load()
+    assert session.error is not None and not session.writable
+    assert session.config == Config()
+    assert session.default_settings() == Settings(listen_fallback=True)
