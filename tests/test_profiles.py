@@ -380,3 +380,16 @@ def test_a_session_on_a_broken_file_runs_on_defaults_and_is_read_only(tmp_path: 
     assert session.error is not None and not session.writable
     assert session.config == Config()
     assert session.default_settings() == Settings(listen_fallback=True)
+
+
+def test_resolve_profile_by_name_for_headless_commands(tmp_path: Path) -> None:
+    from msgr_tui.profiles import ProfileNotFound, resolve_profile
+
+    path = write(tmp_path / "config.toml", "[profiles.a]\nuser = 'u'\npassword_env = 'PW'\n")
+    settings = resolve_profile("a", str(path), env={"PW": "env-pw"})
+    assert settings.profile == "a" and settings.password == "env-pw"
+    with pytest.raises(ProfileNotFound, match=r"no profile 'b' in .* \(profiles: a\)"):
+        resolve_profile("b", str(path))
+    write(path, "[profiles.a]\ntimeout = 'x'\n")
+    with pytest.raises(ValueError, match="profiles.a.timeout"):
+        resolve_profile("a", str(path))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .display import list_lines, masked_toml, password_source
 from .errors import ConfigChanged, ConfigError, ConfigIssue, ConfigRefused
+from .lookup import ProfileNotFound, ask_on_terminal, resolve_profile
 from .model import Config, Profile, TLSProfile
 from .parse import parse_profile, parse_text
 from .resolve import KEY_PASSWORD, PASSWORD, SecretRequest, resolve, secret_requests
@@ -24,9 +25,11 @@ __all__ = [
     "ConfigRefused",
     "LoadedConfig",
     "Profile",
+    "ProfileNotFound",
     "ProfileSession",
     "SecretRequest",
     "TLSProfile",
+    "ask_on_terminal",
     "dumps",
     "list_lines",
     "masked_toml",
@@ -36,6 +39,7 @@ __all__ = [
     "profile_table",
     "read_config",
     "resolve",
+    "resolve_profile",
     "secret_requests",
     "write_config",
 ]

@@ -27,7 +27,7 @@ class ConfigIssue:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """The file cannot be used; every issue found is listed, not just the first."""
 
     def __init__(self, path: Path | None, issues: list[ConfigIssue]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..secret import Secret
 from ..settings import Settings
 from .errors import ConfigError
+from .lookup import ProfileNotFound
 from .model import Config, Profile
 from .resolve import SecretRequest, resolve, secret_requests
 from .store import LoadedConfig, read_config, write_config
@@ -109,5 +110,5 @@ class ProfileSession:
         profile = self.config.get(name)
         if profile is None:
             known = ", ".join(self.config.names) or "none"
-            raise KeyError(f"no profile {name!r} in {self.path} (profiles: {known})")
+            raise ProfileNotFound(f"no profile {name!r} in {self.path} (profiles: {known})")
         return profile
