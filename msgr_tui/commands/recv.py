@@ -1,0 +1,239 @@
+"""Receive from SOURCE(s) and print each message, one a line ('~host:port' listens there).
+
+Stops after --count messages, after --timeout seconds without a message, or on
+Ctrl-C (a clean AMQP close, exit code 130). Messages are settled (accepted by
+default) only once their lines are written out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from proton import Message
+
+from ..messenger import Interrupt, Messenger, MessengerException, Timeout
+from ..messenger.address import AddressError, parse_address
+from ..settings import Settings
+from .progress import INTERVAL, Progress
+from .rendering import json_line, text_line
+from .session import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    StopSignals,
+    configured_messenger,
+    load_settings,
+    positive,
+    positive_seconds,
+    report,
+    shown,
+    stop_quietly,
+    with_credentials,
+)
+
+# Messages taken, printed and settled per round. The incoming window is this
+# size, so every message is still undecided when the round settles it.
+GET_BATCH = 1024
+OUTCOMES = ("accept", "reject", "release")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="amqp://host:port/queue to receive from, or amqp://~host:port to listen there",
+    )
+    parser.add_argument("--count", type=positive, metavar="N", help="stop after N messages")
+    outcome = parser.add_mutually_exclusive_group()
+    for name in OUTCOMES:
+        outcome.add_argument(
+            f"--{name}",
+            dest="outcome",
+            action="store_const",
+            const=name,
+            help=f"{name} every message" + (" (the default)" if name == "accept" else ""),
+        )
+    parser.set_defaults(outcome="accept")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object a line: header, properties, application_properties, body",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        metavar="S",
+        help="stop when nothing arrives for S seconds",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args)
+    except CommandError as error:
+        report("recv", str(error))
+        return error.code
+    messenger = configured_messenger(settings)
+    receiver = Receiver(
+        messenger,
+        out=sys.stdout,
+        render=json_line if args.json else text_line,
+        settle=getattr(messenger, args.outcome),
+        count=args.count,
+        idle_timeout=args.timeout,
+        # Messages on the terminal are their own progress; a line between them would garble it.
+        progress=Progress(sys.stderr, enabled=sys.stderr.isatty() and not sys.stdout.isatty()),
+    )
+    signals = StopSignals(messenger)
+    failure: CommandError | None = None
+    try:
+        with signals.installed():
+            try:
+                subscribe_all(messenger, args.sources, settings)
+                receiver.receive(signals)
+            except CommandError as error:
+                failure = error
+            except MessengerException as error:
+                failure = CommandError(str(error), EXIT_FAILED)
+            finally:
+                receiver.progress.clear()
+                stop_quietly(messenger)
+    except KeyboardInterrupt:  # a second Ctrl-C while closing
+        pass
+    if receiver.broken_pipe:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    if failure is not None:
+        report("recv", str(failure))
+        return failure.code
+    if signals.requested:
+        return signals.exit_code
+    if receiver.timed_out and args.count is not None:
+        report(
+            "recv",
+            f"no message for {args.timeout:g} s: received {receiver.received} of {args.count}",
+        )
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def subscribe_all(messenger: Messenger, sources: list[str], settings: Settings) -> None:
+    """Subscribe to every source; listeners say where peers can reach them (on stderr)."""
+    for source in sources:
+        try:
+            listen = parse_address(source).listen
+        except AddressError as error:
+            raise CommandError(f"bad source: {error}", EXIT_USAGE) from None
+        try:
+            address = source if listen else with_credentials(source, settings)
+            subscription = messenger.subscribe(address)
+        except AddressError as error:
+            raise CommandError(f"bad source: {error}", EXIT_USAGE) from None
+        except MessengerException as error:
+            raise CommandError(f"{shown(source)}: {error}", EXIT_FAILED) from None
+        if listen:
+            report("recv", f"listening on {subscription.connect_address}")
+
+
+@dataclass
+class Receiver:
+    """Takes messages in rounds: get up to a batch, write their lines, flush, settle them."""
+
+    messenger: Messenger
+    out: TextIO
+    render: Callable[[Message], str]
+    settle: Callable[[int | None], None]
+    count: int | None
+    idle_timeout: float | None
+    progress: Progress
+    received: int = 0
+    timed_out: bool = False
+    broken_pipe: bool = False
+
+    def __post_init__(self) -> None:
+        self.messenger.incoming_window = GET_BATCH
+
+    def receive(self, signals: StopSignals) -> None:
+        messenger = self.messenger
+        message = Message()
+        last_arrival = self.progress.elapsed()
+        while not signals.requested and (self.count is None or self.received < self.count):
+            messenger.timeout = self._wait(last_arrival)
+            try:
+                messenger.recv(self._credit())
+            except Timeout:
+                if self._idle_too_long(last_arrival):
+                    self.timed_out = True
+                    return
+                self.progress.update(self.received, "received")
+                continue
+            except Interrupt:
+                continue  # a signal: the loop condition ends it
+            if self._take_batch(message):
+                last_arrival = self.progress.elapsed()
+            if self.broken_pipe:
+                return
+            self.progress.update(self.received, "received")
+
+    def _credit(self) -> int:
+        """Credit to ask for: all it can buffer, or just what --count still needs."""
+        if self.count is None:
+            return -1
+        return max(self.count - self.received - self.messenger.incoming, 0)
+
+    def _wait(self, last_arrival: float) -> float | None:
+        """How long recv may block: until the idle timeout, or the next progress redraw."""
+        waits = []
+        if self.idle_timeout is not None:
+            waits.append(max(self.idle_timeout - (self.progress.elapsed() - last_arrival), 0.0))
+        if self.progress.enabled:
+            waits.append(INTERVAL)
+        return min(waits) if waits else None
+
+    def _idle_too_long(self, last_arrival: float) -> bool:
+        if self.idle_timeout is None:
+            return False
+        return self.progress.elapsed() - last_arrival >= self.idle_timeout
+
+    def _take_batch(self, message: Message) -> int:
+        messenger = self.messenger
+        render = self.render
+        lines = []
+        limit = GET_BATCH if self.count is None else min(GET_BATCH, self.count - self.received)
+        while messenger.incoming and len(lines) < limit:
+            try:
+                messenger.get(message)
+            except MessengerException as error:
+                # Undecodable: the Messenger rejected it; say so and go on.
+                report("recv", str(error))
+                continue
+            lines.append(render(message))
+        if not lines:
+            return 0
+        try:
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            # Nobody reads any more: give the messages back rather than lose them.
+            self.broken_pipe = True
+            messenger.release()
+            return 0
+        self.settle(None)
+        self.received += len(lines)
+        return len(lines)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's final flush does not complain again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

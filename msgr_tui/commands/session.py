@@ -1,0 +1,190 @@
+"""What ``send`` and ``recv`` share: settings, a configured Messenger, exit codes, signals.
+
+Headless code: no UI imports. Exit codes (documented in the README):
+
+* 0   success (``send``: every message accepted; ``recv``: stopped by ``--count``
+      or ``--timeout``)
+* 1   ``send``: some message was not accepted; ``recv``: ``--timeout`` came before
+      ``--count`` messages
+* 2   usage: bad arguments, bad address, unreadable body file, invalid JSON
+* 3   connection or link failure: unreachable host, refused connection or link
+* 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM, 141 when stdout's reader went away
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+from urllib.parse import quote
+
+from ..messenger import Messenger
+from ..messenger.address import parse_address
+from ..settings import Settings
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+EXIT_SIGNAL_BASE = 128
+
+# Seconds a clean AMQP close may take before the connections are just dropped.
+STOP_GRACE = 5.0
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr, with the exit code to return."""
+
+    def __init__(self, text: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+def report(command: str, text: str) -> None:
+    """One line on stderr, prefixed like argparse's own errors."""
+    print(f"msgr-tui {command}: {text}", file=sys.stderr, flush=True)
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """The profile named by ``--profile`` (from ``--config``...), else the defaults.
+
+    Only an explicit ``--profile`` applies: a script's behaviour must not change
+    because someone set ``default_profile`` for the app.
+    """
+    name = getattr(args, "profile", None)
+    if not name:
+        return Settings()
+    # Deferred: runs without --profile need not read (or import) anything of it.
+    from ..profiles import ask_on_terminal, resolve_profile
+
+    try:
+        return resolve_profile(name, getattr(args, "config", None), ask=ask_on_terminal)
+    except (KeyError, ValueError, OSError) as error:
+        # KeyError: no such profile; ValueError: the file has errors (file:line: key).
+        raise CommandError(f"--profile {name}: {error}", EXIT_USAGE) from None
+
+
+def configured_messenger(settings: Settings) -> Messenger:
+    """A started Messenger with the profile's name, TLS, routes and rewrites applied."""
+    messenger = Messenger(settings.messenger_name)
+    tls = settings.tls
+    messenger.certificate = tls.certificate
+    messenger.private_key = tls.private_key
+    messenger.password = tls.key_password
+    messenger.trusted_certificates = tls.trusted_certificates
+    messenger.verify_hostname = tls.verify_hostname
+    if settings.profile is not None:
+        # A profile decides this; without one, credentials written in the
+        # address keep the Messenger's default (PLAIN allowed, as the original).
+        messenger.allow_insecure_mechs = tls.allow_insecure_plain
+    for pattern, address in settings.routes:
+        messenger.route(pattern, address)
+    for pattern, rewritten in settings.rewrites:
+        messenger.rewrite(pattern, rewritten)
+    messenger.start()
+    return messenger
+
+
+def with_credentials(address: str, settings: Settings) -> str:
+    """Add the profile's user and password to an address that names none."""
+    user, password = settings.user, settings.password
+    if user is None or parse_address(address).user is not None:
+        return address
+    userinfo = quote(user, safe="")
+    if password is not None:
+        userinfo += ":" + quote(password, safe="")
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        return f"{userinfo}@{address}"
+    return f"{scheme}://{userinfo}@{rest}"
+
+
+def shown(address: str) -> str:
+    """An address fit for messages: credentials removed when it parses."""
+    try:
+        return parse_address(address).without_credentials()
+    except Exception:
+        return address
+
+
+def stop_quietly(messenger: Messenger) -> None:
+    """Close every connection cleanly; drop them if the peers do not answer in time."""
+    messenger.timeout = STOP_GRACE
+    # A failure while closing changes nothing for the user: the work is done.
+    with contextlib.suppress(Exception):
+        messenger.stop()
+
+
+class StopSignals:
+    """SIGINT/SIGTERM interrupt the Messenger instead of raising anywhere in its code.
+
+    The first signal sets :attr:`signal_number` and interrupts the blocking
+    call, so the command can finish cleanly (settle, close). A second one
+    raises KeyboardInterrupt to get out of a close that hangs.
+    """
+
+    def __init__(self, messenger: Messenger) -> None:
+        self.messenger = messenger
+        self.signal_number: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_number is not None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SIGNAL_BASE + (self.signal_number or 0)
+
+    def _handle(self, number: int, frame: FrameType | None) -> None:
+        if self.signal_number is not None:
+            raise KeyboardInterrupt
+        self.signal_number = number
+        self.messenger.interrupt()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopSignals]:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            # Only the main thread may set handlers; elsewhere keep the defaults.
+            with contextlib.suppress(ValueError):
+                self._previous[number] = signal.signal(number, self._handle)
+        try:
+            yield self
+        finally:
+            for number, previous in self._previous.items():
+                signal.signal(number, previous)
