@@ -1,0 +1,592 @@
+"""``msgr-tui send`` and ``msgr-tui recv``, run as real subprocesses against real peers.
+
+Peers are Messengers in the test process (a listening ThreadedPeer, or a
+sender that connects to a ``recv`` listening on ``~127.0.0.1:0``) and a raw
+Proton peer that refuses links. Nothing waits on a clock: every wait is for
+an event (a line, an exit, a status) with a generous deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from msgr_tui.commands.progress import Progress
+from msgr_tui.messenger import (
+    ACCEPTED,
+    PENDING,
+    REJECTED,
+    RELEASED,
+    Message,
+    Messenger,
+)
+from msgr_tui.messenger.events import ConnectionClosed, MessengerEvent
+from tests.helpers import DEADLINE, ThreadedPeer, pump_until, started, stop_all, wait_for
+from tests.test_peer_failures import RawPeer, refuse_names_starting_with
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMAND = [sys.executable, "-m", "msgr_tui"]
+
+
+def msgr_tui(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``msgr-tui ARGS`` to completion; stdout/stderr as text."""
+    result = subprocess.run(
+        [*COMMAND, *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=DEADLINE * 2,
+    )
+    return subprocess.CompletedProcess(
+        result.args,
+        result.returncode,
+        result.stdout.decode("utf-8"),
+        result.stderr.decode("utf-8"),
+    )
+
+
+def counts(summary: str) -> dict[str, int]:
+    """``accepted 3`` lines of a send summary as a dict."""
+    found = {}
+    for line in summary.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.strip() and value.isdigit() and len(line.split()) == 2:
+            found[name.strip()] = int(value)
+    return found
+
+
+class RecvProcess:
+    """``msgr-tui recv ~127.0.0.1:0 ...`` in a child process, and where it listens."""
+
+    def __init__(self, *args: str, stderr: int | None = None) -> None:
+        self.process = subprocess.Popen(
+            [*COMMAND, "recv", "amqp://~127.0.0.1:0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr is None else stderr,
+            cwd=ROOT,
+        )
+        self.stderr_lines: queue.Queue[str] = queue.Queue()
+        self.stderr_text: list[str] = []
+        if stderr is None:
+            threading.Thread(target=self._read_stderr, daemon=True).start()
+            line = self.next_stderr_line()
+            assert "listening on amqp://127.0.0.1:" in line, line
+            self.address = line.split("listening on ", 1)[1].strip()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.decode("utf-8")
+            self.stderr_text.append(line)
+            self.stderr_lines.put(line)
+        self.stderr_lines.put("")
+
+    def next_stderr_line(self) -> str:
+        return self.stderr_lines.get(timeout=DEADLINE)
+
+    def finish(self) -> tuple[int, str, str]:
+        """Wait for the exit; returns (code, stdout, stderr)."""
+        stdout, _ = self.process.communicate(timeout=DEADLINE)
+        while self.stderr_lines.get(timeout=DEADLINE) != "":
+            pass
+        return self.process.returncode, stdout.decode("utf-8"), "".join(self.stderr_text)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(DEADLINE)
+
+
+@pytest.fixture
+def recv_processes() -> Iterator[list[RecvProcess]]:
+    """Receivers a test started; killed afterwards if the test failed before they ended."""
+    started_here: list[RecvProcess] = []
+    yield started_here
+    for receiver in started_here:
+        receiver.kill()
+
+
+def start_recv(registry: list[RecvProcess], *args: str) -> RecvProcess:
+    receiver = RecvProcess(*args)
+    registry.append(receiver)
+    return receiver
+
+
+def sender_messenger(events: list[MessengerEvent] | None = None) -> Messenger:
+    messenger = started("test-sender", outgoing_window=100, timeout=DEADLINE)
+    if events is not None:
+        messenger.on_event = events.append
+    return messenger
+
+
+def put_bodies(messenger: Messenger, address: str, bodies: list[Any], **fields: Any) -> list[int]:
+    trackers = []
+    for body in bodies:
+        message = Message(address=address, body=body)
+        for name, value in fields.items():
+            setattr(message, name, value)
+        trackers.append(messenger.put(message))
+    return trackers
+
+
+# ------------------------------------------------------------------ send
+
+
+def test_send_reports_every_outcome_and_exits_0_when_all_are_accepted() -> None:
+    with ThreadedPeer("acceptor") as peer:
+        result = msgr_tui(
+            "send",
+            f"{peer.address}/orders",
+            "--body",
+            "hello",
+            "--subject",
+            "greeting",
+            "--property",
+            "n=5",
+            "--property",
+            "colour=red",
+            "--count",
+            "5",
+        )
+        wait_for(lambda: len(peer.received) == 5, what="five messages at the peer")
+    assert result.returncode == 0, result.stderr
+    assert counts(result.stdout) == {
+        "accepted": 5,
+        "rejected": 0,
+        "released": 0,
+        "modified": 0,
+        "aborted": 0,
+    }
+    assert "5 of 5 message(s)" in result.stdout and "msg/s" in result.stdout
+    assert result.stderr == ""
+    first = peer.received[0]
+    assert (first.body, first.subject) == ("hello", "greeting")
+    assert first.properties == {"n": 5, "colour": "red"}
+    assert first.address == f"{peer.address}/orders"
+
+
+def test_send_exits_non_zero_and_counts_rejections_when_the_peer_rejects() -> None:
+    decided: list[int] = []
+
+    def decide(messenger: Messenger, message: Message, tracker: int) -> None:
+        decided.append(tracker)
+        (messenger.reject if len(decided) % 2 else messenger.accept)(tracker)
+
+    with ThreadedPeer("picky", incoming_window=10, handler=decide) as peer:
+        result = msgr_tui("send", f"{peer.address}/q", "--count", "4")
+    assert result.returncode == 1, result.stderr
+    found = counts(result.stdout)
+    assert (found["accepted"], found["rejected"], found["aborted"]) == (2, 2, 0)
+
+
+def test_a_window_smaller_than_the_count_still_counts_every_outcome() -> None:
+    with ThreadedPeer("acceptor") as peer:
+        result = msgr_tui(
+            "send", f"{peer.address}/q", "--count", "50", "--outgoing-window", "3", "--size", "8"
+        )
+    assert result.returncode == 0, result.stderr
+    assert counts(result.stdout)["accepted"] == 50
+    assert "unknown" not in result.stdout
+
+
+def test_json_bodies_are_validated_and_sent_like_compose_does() -> None:
+    content_types: list[str | None] = []
+
+    def record(messenger: Messenger, message: Message, tracker: int) -> None:
+        content_types.append(str(message.content_type))
+
+    with ThreadedPeer("json-peer", handler=record) as peer:
+        result = msgr_tui("send", f"{peer.address}/q", "--json", "--body", '{"a": [1, 2]}')
+        wait_for(lambda: content_types, what="the message at the peer")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(peer.received[0].body) == {"a": [1, 2]}
+    assert content_types == ["application/json"]
+
+    invalid = msgr_tui("send", f"{peer.address}/q", "--json", "--body", "{nope")
+    assert invalid.returncode == 2
+    assert "invalid JSON" in invalid.stderr and "Traceback" not in invalid.stderr
+
+
+def test_size_makes_a_binary_body_of_that_many_bytes() -> None:
+    with ThreadedPeer("sized") as peer:
+        result = msgr_tui("send", f"{peer.address}/q", "--size", "1000")
+        wait_for(lambda: peer.received, what="the message at the peer")
+    assert result.returncode == 0, result.stderr
+    body = peer.received[0].body
+    assert isinstance(body, (bytes, memoryview)) and len(bytes(body)) == 1000
+
+
+def test_body_files_go_as_text_when_utf8_text_and_as_binary_otherwise(tmp_path: Path) -> None:
+    text_file = tmp_path / "note.txt"
+    text_file.write_text("grüße\nline two\n", encoding="utf-8")
+    with ThreadedPeer("files") as peer:
+        as_text = msgr_tui("send", f"{peer.address}/q", "--body-file", str(text_file))
+        from_stdin = msgr_tui(
+            "send", f"{peer.address}/q", "--body-file", "-", stdin=b"\x00\x01 not text"
+        )
+        wait_for(lambda: len(peer.received) == 2, what="both messages at the peer")
+    assert (as_text.returncode, from_stdin.returncode) == (0, 0), as_text.stderr + from_stdin.stderr
+    assert peer.received[0].body == "grüße\nline two\n"
+    assert bytes(peer.received[1].body) == b"\x00\x01 not text"
+
+    missing = msgr_tui("send", f"{peer.address}/q", "--body-file", str(tmp_path / "absent"))
+    assert missing.returncode == 2 and "absent" in missing.stderr
+
+
+def test_a_binary_body_file_round_trips_from_send_to_recv_json(
+    tmp_path: Path, recv_processes: list[RecvProcess]
+) -> None:
+    data = bytes(range(256)) * 4
+    body_file = tmp_path / "blob.bin"
+    body_file.write_bytes(data)
+    receiver = start_recv(recv_processes, "--json", "--count", "1")
+    sent = msgr_tui("send", f"{receiver.address}/blobs", "--body-file", str(body_file))
+    code, stdout, stderr = receiver.finish()
+    assert sent.returncode == 0, sent.stderr
+    assert code == 0, stderr
+    record = json.loads(stdout)
+    assert record["body"] == {"$binary_hex": data.hex()}
+    assert record["properties"]["to"] == f"{receiver.address}/blobs"
+
+
+def test_property_arguments_are_checked_one_by_one() -> None:
+    result = msgr_tui("send", "amqp://127.0.0.1:1/q", "--property", "no-equals-sign")
+    assert result.returncode == 2
+    assert "--property 'no-equals-sign'" in result.stderr
+    assert "expected key=value" in result.stderr
+
+
+def test_sigint_stops_send_cleanly_while_it_waits_for_outcomes() -> None:
+    closes: list[ConnectionClosed] = []
+
+    def watch(messenger: Messenger) -> None:
+        messenger.on_event = lambda event: (
+            closes.append(event) if isinstance(event, ConnectionClosed) else None
+        )
+
+    # The peer keeps every delivery undecided, so the sender waits for ever.
+    with ThreadedPeer("undecided", incoming_window=100, setup=watch) as peer:
+        process = subprocess.Popen(
+            [*COMMAND, "send", f"{peer.address}/q", "--count", "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        try:
+            wait_for(lambda: len(peer.received) == 3, what="three messages at the peer")
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=DEADLINE)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(DEADLINE)
+        wait_for(lambda: closes, what="the connection to close")
+    assert process.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    assert [event.error for event in closes] == [None]
+    assert counts(stdout.decode())["accepted"] == 0
+
+
+def test_a_profile_brings_its_routes_and_a_missing_one_is_a_usage_error(tmp_path: Path) -> None:
+    with ThreadedPeer("routed") as peer:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[profiles.lab]\nroutes = [["amqp://nowhere/*", "{peer.address}/$1"]]\n',
+            encoding="utf-8",
+        )
+        # Only the profile's route makes "nowhere" reachable.
+        result = msgr_tui(
+            "send", "amqp://nowhere/q", "--body", "routed", "--config", str(config), "-p", "lab"
+        )
+        wait_for(lambda: peer.received, what="the routed message")
+    assert result.returncode == 0, result.stderr
+    assert peer.received[0].body == "routed"
+
+    missing = msgr_tui("send", "amqp://nowhere/q", "--config", str(config), "-p", "absent")
+    assert missing.returncode == 2
+    assert "no profile 'absent'" in missing.stderr and "lab" in missing.stderr
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_a_bad_address_is_one_line_on_stderr_and_exit_code_2() -> None:
+    result = msgr_tui("send", "amqp://127.0.0.1:notaport/q", "--body", "x")
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "bad address" in lines[0] and "amqp://127.0.0.1:notaport/q" in lines[0]
+    assert "not a number" in lines[0]
+
+    bad_source = msgr_tui("recv", "amqp://[::1/q")
+    assert bad_source.returncode == 2 and "bad source" in bad_source.stderr
+    assert len(bad_source.stderr.splitlines()) == 1
+
+
+def test_an_unreachable_peer_is_one_line_naming_it_and_exit_code_3() -> None:
+    closed = Messenger()
+    closed.start()
+    port = closed.subscribe("amqp://~127.0.0.1:0").port
+    closed.stop()  # nobody listens on that port any more
+
+    result = msgr_tui("send", f"amqp://127.0.0.1:{port}/q", "--body", "lost")
+    assert result.returncode == 3
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "refused" in lines[0].lower()
+    assert counts(result.stdout)["aborted"] == 1
+
+    receiving = msgr_tui("recv", f"amqp://127.0.0.1:{port}/q")
+    assert receiving.returncode == 3
+    assert f"127.0.0.1:{port}" in receiving.stderr and "refused" in receiving.stderr.lower()
+    assert "Traceback" not in receiving.stderr
+
+
+def test_a_refused_link_is_one_line_with_the_peers_reason_and_exit_code_3() -> None:
+    with RawPeer(refuse_names_starting_with("missing")) as peer:
+        sending = msgr_tui("send", f"{peer.address}/missing-topic", "--count", "2")
+        receiving = msgr_tui("recv", f"{peer.address}/missing-queue")
+    assert sending.returncode == 3
+    assert len(sending.stderr.splitlines()) == 1, sending.stderr
+    assert f"127.0.0.1:{peer.port}/missing-topic" in sending.stderr
+    assert "amqp:not-found" in sending.stderr
+    assert counts(sending.stdout)["aborted"] == 2
+    assert receiving.returncode == 3
+    assert len(receiving.stderr.splitlines()) == 1, receiving.stderr
+    assert "missing-queue" in receiving.stderr and "amqp:not-found" in receiving.stderr
+
+
+# ------------------------------------------------------------------ recv
+
+
+def test_recv_json_lines_carry_header_properties_and_body(
+    recv_processes: list[RecvProcess],
+) -> None:
+    receiver = start_recv(recv_processes, "--json", "--count", "2")
+    sender = sender_messenger()
+    trackers = put_bodies(
+        sender,
+        f"{receiver.address}/q",
+        ["first", {"nested": [1, 2]}],
+        subject="greeting",
+        properties={"n": 7, "tag": "x"},
+        durable=True,
+    )
+    pump_until([sender], lambda: receiver.process.poll() is not None, what="recv to exit")
+    code, stdout, stderr = receiver.finish()
+    assert code == 0, stderr
+    records = [json.loads(line) for line in stdout.splitlines()]
+    assert [record["body"] for record in records] == ["first", {"nested": [1, 2]}]
+    assert all(record["properties"]["subject"] == "greeting" for record in records)
+    assert all(record["application_properties"] == {"n": 7, "tag": "x"} for record in records)
+    assert all(record["header"]["durable"] is True for record in records)
+    assert [sender.status(tracker) for tracker in trackers] == [ACCEPTED, ACCEPTED]
+    stop_all(sender)
+
+
+def test_recv_shows_control_characters_as_visible_escapes(
+    recv_processes: list[RecvProcess],
+) -> None:
+    receiver = start_recv(recv_processes, "--count", "1")
+    sender = sender_messenger()
+    put_bodies(sender, f"{receiver.address}/q", ["\x1b[2Jwiped?\nsecond line"], subject="s\x07")
+    pump_until([sender], lambda: receiver.process.poll() is not None, what="recv to exit")
+    code, stdout, _ = receiver.finish()
+    assert code == 0
+    assert "\x1b" not in stdout and "\x07" not in stdout
+    assert stdout.count("\n") == 1  # one message, one line
+    assert "\\x1b[2Jwiped?⏎second line" in stdout and "subject=s\\x07" in stdout
+
+
+def test_recv_count_stops_after_n_and_takes_no_more(recv_processes: list[RecvProcess]) -> None:
+    receiver = start_recv(recv_processes, "--count", "3")
+    sender = sender_messenger()
+    trackers = put_bodies(sender, f"{receiver.address}/q", [f"m{i}" for i in range(5)])
+    pump_until([sender], lambda: receiver.process.poll() is not None, what="recv to exit")
+    code, stdout, stderr = receiver.finish()
+    assert code == 0, stderr
+    assert [line.rsplit("  ", 1)[1] for line in stdout.splitlines()] == ["m0", "m1", "m2"]
+    pump_until([sender], lambda: sender.status(trackers[4]) is not PENDING, what="the close")
+    statuses = [sender.status(tracker) for tracker in trackers]
+    assert statuses[:3] == [ACCEPTED] * 3 and ACCEPTED not in statuses[3:]
+    stop_all(sender)
+
+
+@pytest.mark.parametrize(("option", "outcome"), [("--reject", REJECTED), ("--release", RELEASED)])
+def test_recv_can_reject_or_release_what_it_prints(
+    option: str, outcome: object, recv_processes: list[RecvProcess]
+) -> None:
+    receiver = start_recv(recv_processes, option, "--count", "2")
+    sender = sender_messenger()
+    trackers = put_bodies(sender, f"{receiver.address}/q", ["a", "b"])
+    pump_until(
+        [sender],
+        lambda: all(sender.status(tracker) is not PENDING for tracker in trackers),
+        what="both outcomes",
+    )
+    # Keep answering: recv's clean close needs this side of the handshake.
+    pump_until([sender], lambda: receiver.process.poll() is not None, what="recv to exit")
+    code, stdout, _ = receiver.finish()
+    assert code == 0 and len(stdout.splitlines()) == 2
+    assert [sender.status(tracker) for tracker in trackers] == [outcome, outcome]
+    stop_all(sender)
+
+
+def test_recv_timeout_stops_when_nothing_arrives(recv_processes: list[RecvProcess]) -> None:
+    idle = start_recv(recv_processes, "--timeout", "0.3")
+    assert idle.finish()[0] == 0
+
+    short = start_recv(recv_processes, "--timeout", "0.3", "--count", "2")
+    sender = sender_messenger()
+    put_bodies(sender, f"{short.address}/q", ["only one"])
+    pump_until([sender], lambda: short.process.poll() is not None, what="recv to give up")
+    code, stdout, stderr = short.finish()
+    assert code == 1
+    assert stdout.splitlines()[0].endswith("only one")
+    assert "received 1 of 2" in stderr
+    stop_all(sender)
+
+
+def test_sigint_stops_recv_with_a_clean_amqp_close(recv_processes: list[RecvProcess]) -> None:
+    receiver = start_recv(recv_processes)
+    events: list[MessengerEvent] = []
+    sender = sender_messenger(events)
+    trackers = put_bodies(sender, f"{receiver.address}/q", ["one", "two"])
+    # Accepted means printed and flushed: recv settles only what it has written.
+    pump_until(
+        [sender],
+        lambda: all(sender.status(tracker) is ACCEPTED for tracker in trackers),
+        what="both messages accepted",
+    )
+    receiver.process.send_signal(signal.SIGINT)
+    pump_until(
+        [sender],
+        lambda: any(isinstance(event, ConnectionClosed) for event in events),
+        what="recv to close the connection",
+    )
+    closes = [event for event in events if isinstance(event, ConnectionClosed)]
+    assert [event.error for event in closes] == [None]
+    code, stdout, stderr = receiver.finish()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    assert [line.rsplit("  ", 1)[1] for line in stdout.splitlines()] == ["one", "two"]
+    stop_all(sender)
+
+
+def test_recv_releases_what_it_could_not_write_when_the_reader_goes_away(
+    recv_processes: list[RecvProcess],
+) -> None:
+    receiver = start_recv(recv_processes)
+    assert receiver.process.stdout is not None
+    receiver.process.stdout.close()  # like `msgr-tui recv ... | head -0`
+    sender = sender_messenger()
+    (tracker,) = put_bodies(sender, f"{receiver.address}/q", ["unread"])
+    pump_until([sender], lambda: sender.status(tracker) is not PENDING, what="an outcome")
+    assert sender.status(tracker) is RELEASED
+    pump_until([sender], lambda: receiver.process.poll() is not None, what="recv to exit")
+    assert receiver.process.returncode == 141
+    stop_all(sender)
+
+
+# ------------------------------------------------------------------ progress
+
+
+def test_progress_is_drawn_on_a_terminal_and_absent_when_piped() -> None:
+    piped = RecvProcess("--timeout", "0.5")
+    code, _, stderr = piped.finish()
+    assert code == 0
+    assert stderr.splitlines() == [f"msgr-tui recv: listening on {piped.address}"]
+
+    controller, terminal = pty.openpty()
+    try:
+        on_terminal = RecvProcess("--timeout", "0.5", stderr=terminal)
+        os.close(terminal)
+        seen = _read_until_closed(controller)
+        assert on_terminal.process.wait(DEADLINE) == 0
+    finally:
+        os.close(controller)
+    assert "listening on" in seen
+    assert "received 0" in seen and "msg/s" in seen
+    assert seen.rstrip("\r\n").endswith("\x1b[K")  # the line is erased at the end
+
+
+def _read_until_closed(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_line_is_throttled_and_silent_when_disabled() -> None:
+    now = [0.0]
+
+    class Sink:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def write(self, text: str) -> None:
+            self.text += text
+
+        def flush(self) -> None:
+            pass
+
+    sink = Sink()
+    progress = Progress(sink, enabled=True, clock=lambda: now[0])  # type: ignore[arg-type]
+    progress.update(10, "sent")
+    assert sink.text == ""  # shorter than one interval: nothing drawn
+    now[0] = 0.5
+    progress.update(100, "sent")
+    assert sink.text.endswith("sent 100  200 msg/s")
+    drawn = sink.text
+    now[0] = 0.55
+    progress.update(120, "sent")
+    assert sink.text == drawn  # within 100 ms of the last draw
+    progress.clear()
+    assert sink.text.endswith("\r\x1b[K")
+
+    quiet = Sink()
+    disabled = Progress(quiet, enabled=False, clock=lambda: now[0])  # type: ignore[arg-type]
+    now[0] = 10.0
+    disabled.update(5, "received")
+    disabled.clear()
+    assert quiet.text == ""
+
+
+def test_the_headless_commands_never_import_the_ui_toolkit() -> None:
+    code = (
+        "import sys\n"
+        "import msgr_tui.commands.send, msgr_tui.commands.recv\n"
+        "from msgr_tui.cli import main\n"
+        "main(['send', '--help'])\n"
+    )
+    check = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('LEAKED' if any(m == 'textual' or m.startswith('textual.')"
+        " for m in sys.modules) else 'CLEAN', file=sys.stderr))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check + code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=DEADLINE * 2,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().endswith("CLEAN"), result.stderr
