@@ -130,7 +130,12 @@ class MessengerBridge:
             self._listen(source, fallback=settings.listen_fallback and index == 0)
         for source in settings.subscribe:
             self._subscribe(source)
-        messenger.recv(-1)
+        try:
+            messenger.recv(-1)
+        except MessengerException as failure:
+            # A source refused at once (its broker is down) is reported like any later
+            # failure; it must not end the session before it has begun.
+            self._events.append(Notice(str(failure)))
         self._stats_at = self._clock()
         self._flush(force=True)
 
