@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .locations import config_file
+from .profiles import ProfileSession
 from .settings import DEFAULT_LISTEN, Settings
 
 SUBCOMMANDS = ("profiles", "send", "recv")
@@ -71,11 +73,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
-    settings = settings_from_args(args)
+    startup = prepare_startup(args)
+    if isinstance(startup, int):
+        return startup
+    settings, session, notices = startup
     from .ui.app import MsgrTuiApp  # deferred: only the UI needs textual
 
-    MsgrTuiApp(settings).run()
+    MsgrTuiApp(settings, notices=notices, profiles=session).run()
     return 0
+
+
+def prepare_startup(args: argparse.Namespace) -> tuple[Settings, ProfileSession, list[str]] | int:
+    """The settings the app starts with: --profile, else default_profile, else the defaults.
+
+    A config file with errors never stops the app: it starts on the defaults
+    and shows the errors. Only a profile named on the command line that does
+    not exist is a usage error (exit status 1).
+    """
+    session = ProfileSession(
+        config_file(args.config), overrides=lambda base: settings_from_args(args, base)
+    )
+    session.load()
+    notices = list(session.loaded.warnings)
+    if session.error is not None:
+        notices.append(
+            "The config file has errors, so it is not used (and not overwritten) until "
+            f"they are fixed; running on the defaults.\n{session.error}"
+        )
+        return session.default_settings(), session, notices
+    name = args.profile or session.config.default_profile
+    if name is None:
+        session.start(None)
+        return session.default_settings(), session, notices
+    if session.config.get(name) is None:
+        known = ", ".join(session.config.names) or "none"
+        print(
+            f"msgr-tui: no profile {name!r} in {session.path} (profiles: {known})", file=sys.stderr
+        )
+        return 1
+    session.start(name)
+    # Secrets that are still missing are asked for by the app before it connects.
+    return session.settings(name), session, notices
 
 
 def run_subcommand(name: str, argv: list[str]) -> int:

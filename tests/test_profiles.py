@@ -391,5 +391,5 @@ def test_resolve_profile_by_name_for_headless_commands(tmp_path: Path) -> None:
     with pytest.raises(ProfileNotFound, match=r"no profile 'b' in .* \(profiles: a\)"):
         resolve_profile("b", str(path))
     write(path, "[profiles.a]\ntimeout = 'x'\n")
-    with pytest.raises(ValueError, match="profiles.a.timeout"):
+    with pytest.raises(ValueError, match=r"profiles\.a\.timeout"):
         resolve_profile("a", str(path))

@@ -83,24 +83,34 @@ class ProfileSession:
             if (name, request.key) not in self._secrets
         ]
 
+    def start(self, name: str | None) -> None:
+        """The run starts on ``name`` (None: the defaults); command-line options apply to it."""
+        if name is not None:
+            self._profile(name)
+        self._startup = self.active = name
+
+    def activate(self, name: str) -> None:
+        """The app switched to ``name``."""
+        self._profile(name)
+        self.active = name
+
     def settings(self, name: str, answers: Mapping[str, Secret] | None = None) -> Settings:
-        """Resolve ``name`` with these answers (remembered in memory) and make it active."""
+        """Resolve ``name`` with these answers, which are remembered (in memory only)."""
         for key, value in (answers or {}).items():
-            self._secrets[(name, key)] = value
+            self.remember(name, key, value)
         known = {key: value for (profile, key), value in self._secrets.items() if profile == name}
         settings = resolve(self._profile(name), env=self.env, base_dir=self.base_dir, secrets=known)
-        if self.active is None and self._startup is None:
-            self._startup = name
-        self.active = name
         if name == self._startup and self._overrides is not None:
             settings = self._overrides(settings)
         return settings
 
     def default_settings(self) -> Settings:
         """The built-in defaults (no profile), with the command-line options."""
-        self._startup = ""  # the run started on no profile: options belong to the defaults
         base = Settings(listen_fallback=True)
         return self._overrides(base) if self._overrides is not None else base
+
+    def remember(self, name: str, key: str, value: Secret) -> None:
+        self._secrets[(name, key)] = value
 
     def forget_secrets(self, name: str) -> None:
         for key in [key for key in self._secrets if key[0] == name]:

@@ -32,9 +32,11 @@ from ..bridge import (
     TrackerStatus,
 )
 from ..formatting import printable
+from ..profiles import ProfileSession
 from ..settings import Settings
 from .help_text import help_markdown
 from .messages import BridgeBatch, CommandRequested
+from .profile_switch import ProfileSwitcher
 from .screens.detail import DetailScreen
 from .screens.help import HelpScreen
 from .themes import ThemeFailure, load_themes
@@ -60,12 +62,14 @@ class MsgrTuiApp(App[None]):
         "widgets/panes.tcss",
         "widgets/compose_pane.tcss",
         "screens/screens.tcss",
+        "screens/profiles.tcss",
     ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("ctrl+s", "send", "Send", priority=True, id="app.send"),
         Binding("f1,question_mark", "help", "Help", id="app.help"),
+        Binding("f2", "profiles", "Profiles", id="app.profiles"),
         Binding("escape", "leave_field", "Leave field", show=False, id="app.leave_field"),
         Binding("1", "focus_pane('subscriptions')", "Subs", show=False, id="app.focus_1"),
         Binding("2", "focus_pane('compose')", "Compose", show=False, id="app.focus_2"),
@@ -80,6 +84,7 @@ class MsgrTuiApp(App[None]):
         bridge_factory: BridgeFactory | None = None,
         notices: Iterable[str] = (),
         start_messenger: bool = True,
+        profiles: ProfileSession | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -90,6 +95,7 @@ class MsgrTuiApp(App[None]):
         self._quitting = False
         self.bridge_stopped = False
         self.theme_failures: list[ThemeFailure] = []
+        self.profile_switcher = ProfileSwitcher(self, profiles) if profiles is not None else None
 
     # --------------------------------------------------------------- layout
 
@@ -127,6 +133,14 @@ class MsgrTuiApp(App[None]):
                 self.theme = DEFAULT_THEME
         for notice in self._startup_notices:
             self.notify(printable(notice), severity="warning", timeout=15)
+        self._keep_panes_at_hand()
+        if self._start_messenger:
+            if self.profile_switcher is not None:
+                self.profile_switcher.connect_at_start()  # may ask for a password first
+            else:
+                self.start_bridge()
+
+    def _keep_panes_at_hand(self) -> None:
         # Modal screens hide the main one from query_one: keep the panes at hand.
         self.subscriptions = self.query_one(SubscriptionsPane)
         self.compose_pane = self.query_one(ComposePane)
@@ -134,8 +148,6 @@ class MsgrTuiApp(App[None]):
         self.outgoing = self.query_one(OutgoingPane)
         self.status_bar = self.query_one(StatusBar)
         self.incoming.table.focus()
-        if self._start_messenger:
-            self.start_bridge()
 
     # --------------------------------------------------------------- bridge
 
@@ -223,6 +235,8 @@ class MsgrTuiApp(App[None]):
                 self.notify(text, severity="error", timeout=10)
         elif isinstance(event, BridgeStopped):
             self.bridge_stopped = True
+            if self.profile_switcher is not None:
+                self.profile_switcher.bridge_stopped()
             self.status_bar.show_state("stopped")
             if event.error:
                 self.notify(f"the Messenger stopped: {printable(event.error)}", severity="error")
@@ -261,6 +275,30 @@ class MsgrTuiApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_markdown(self)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # ctrl+s sends from Compose only while the main screen shows; a modal form
+        # (the profile editor) saves with the same key.
+        return not (action == "send" and len(self.screen_stack) > 1)
+
+    def action_profiles(self) -> None:
+        if self.profile_switcher is None:
+            self.notify("no config file in use: start msgr-tui from the command line")
+            return
+        self.profile_switcher.open_profiles()
+
+    async def restart_with(self, settings: Settings) -> None:
+        """A fresh session on other settings: new panes, then a new Messenger.
+
+        The previous Messenger must have stopped (its BridgeStopped handled).
+        """
+        self.settings = settings
+        await self.recompose()
+        self._keep_panes_at_hand()
+        if settings.theme and settings.theme in self.available_themes:
+            self.theme = settings.theme
+        self.bridge_stopped = False
+        self.start_bridge()
 
     @on(IncomingPane.DetailsRequested)
     def _details(self, event: IncomingPane.DetailsRequested) -> None:

@@ -55,3 +55,8 @@ def help_markdown(app: MsgrTuiApp) -> str:
 
 def _bindings(owner: type) -> list[Binding]:
     return [b for b in getattr(owner, "BINDINGS", []) if isinstance(b, Binding)]
+
+
+def screen_help_markdown(title: str, intro: str, owner: type, keymap: dict[str, str]) -> str:
+    """Help for one screen: what it is for, then its keys as currently bound."""
+    return f"# {title}\n\n{intro}\n\n## Keys\n\n{_table(_bindings(owner), keymap)}"
