@@ -4,12 +4,18 @@ A pattern must match the whole address. ``%`` matches a run of characters
 without ``/``, ``*`` any run; every other character matches itself. Like
 Proton's original matcher, wildcards are greedy. In the replacement ``$1``,
 ``$2`` ... stand for the runs matched by the wildcards, in order.
+
+Matching takes time proportional to pattern length times address length,
+whatever the pattern: a backtracking matcher (a regex of ``(.*)`` groups, or
+Proton's recursive one) takes exponential time on patterns like ``*a*a*a*b``,
+so one configured rule could hang every ``put``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .address import split_scheme
 from .errors import MessengerException
@@ -19,13 +25,16 @@ __all__ = ["Rule", "RuleList", "default_rewrite"]
 _GROUP_REF = re.compile(r"\$(\d+)")
 
 
+Token = tuple[Literal["text", "%", "*"], str]
+
+
 @dataclass(frozen=True)
 class Rule:
     """One compiled ``pattern -> replacement`` rule (``None`` removes the address)."""
 
     pattern: str
     replacement: str | None
-    regex: re.Pattern[str] = field(repr=False, compare=False)
+    tokens: tuple[Token, ...] = field(repr=False, compare=False)
 
     @classmethod
     def compile(cls, pattern: str, replacement: str | None) -> Rule:
@@ -36,17 +45,21 @@ class Rule:
                 f"replacement for pattern {pattern!r} must be a string or None, "
                 f"not {type(replacement).__name__}"
             )
-        parts = []
+        for what, text in (("pattern", pattern), ("replacement", replacement)):
+            if text is not None and not _encodable(text):
+                raise MessengerException(
+                    f"{what} {text!r} is not valid Unicode text (it has a lone surrogate)"
+                )
+        tokens: list[Token] = []
         groups = 0
         for ch in pattern:
-            if ch == "%":
-                parts.append("([^/]*)")
+            if ch == "%" or ch == "*":
+                tokens.append((ch, ""))
                 groups += 1
-            elif ch == "*":
-                parts.append("(.*)")
-                groups += 1
+            elif tokens and tokens[-1][0] == "text":
+                tokens[-1] = ("text", tokens[-1][1] + ch)
             else:
-                parts.append(re.escape(ch))
+                tokens.append(("text", ch))
         if replacement is not None:
             for ref in _GROUP_REF.finditer(replacement):
                 index = int(ref.group(1))
@@ -58,17 +71,92 @@ class Rule:
                         else f"replacement {replacement!r} refers to ${index}, but pattern "
                         f"{pattern!r} has no wildcards (% or *)"
                     )
-        return cls(pattern, replacement, re.compile("".join(parts), re.DOTALL))
+        return cls(pattern, replacement, tuple(tokens))
 
     def apply(self, address: str) -> tuple[bool, str | None]:
         """Return ``(matched, result)``; ``result`` is only meaningful when matched."""
-        match = self.regex.fullmatch(address)
-        if match is None:
+        captured = match(self.tokens, address)
+        if captured is None:
             return False, None
         if self.replacement is None:
             return True, None
-        captured = match.groups()
         return True, _GROUP_REF.sub(lambda ref: captured[int(ref.group(1)) - 1], self.replacement)
+
+
+def match(tokens: tuple[Token, ...], address: str) -> list[str] | None:
+    """The runs the wildcards of ``tokens`` match in the whole ``address`` (greedy), or None.
+
+    Works backwards first: ``reach[i]`` is a bit set of the positions from
+    which ``tokens[i:]`` can match the rest of the address. Then each
+    wildcard, left to right, takes the longest run after which the rest can
+    still match: exactly what a greedy backtracking matcher returns, without
+    its exponential search.
+    """
+    size = len(address)
+    reach = [0] * (len(tokens) + 1)
+    reach[-1] = 1 << size
+    segments: list[tuple[int, int]] | None = None
+    for index in range(len(tokens) - 1, -1, -1):
+        after = reach[index + 1]
+        if not after:
+            return None
+        kind, text = tokens[index]
+        bits = 0
+        if kind == "text":
+            found = address.find(text)
+            while found >= 0:
+                if after >> (found + len(text)) & 1:
+                    bits |= 1 << found
+                found = address.find(text, found + 1)
+        elif kind == "*":
+            # Any position up to the furthest one the rest can start from.
+            bits = (1 << after.bit_length()) - 1
+        else:
+            if segments is None:
+                segments = _segments(address)
+            for start, end in segments:
+                window = (after >> start) & ((1 << (end - start + 1)) - 1)
+                if window:
+                    furthest = start + window.bit_length() - 1
+                    bits |= ((1 << (furthest + 1)) - 1) ^ ((1 << start) - 1)
+        reach[index] = bits
+    if not reach[0] & 1:
+        return None
+    captured: list[str] = []
+    position = 0
+    for index, (kind, text) in enumerate(tokens):
+        if kind == "text":
+            position += len(text)
+            continue
+        limit = size
+        if kind == "%":
+            slash = address.find("/", position)
+            limit = size if slash < 0 else slash
+        window = (reach[index + 1] >> position) & ((1 << (limit - position + 1)) - 1)
+        end = position + window.bit_length() - 1
+        captured.append(address[position:end])
+        position = end
+    return captured
+
+
+def _segments(address: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run without ``/``; ``end`` is the ``/`` (or the end) after it."""
+    segments = []
+    start = 0
+    for index, char in enumerate(address):
+        if char == "/":
+            segments.append((start, index))
+            start = index + 1
+    segments.append((start, len(address)))
+    return segments
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class RuleList:
