@@ -96,8 +96,12 @@ def parse_address(text: str) -> Address:
         raise AddressError(f"address must be a string, not {type(text).__name__}: {text!r}")
     if not text.strip():
         raise AddressError("address is empty")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text):
+        # C0, DEL and C1 (0x9b is a one-byte CSI to many terminals).
         raise AddressError(f"address {_shown(text)} contains control characters")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        # A lone surrogate cannot be encoded into the AMQP message.
+        raise AddressError(f"address {_shown(text)} is not valid Unicode text (lone surrogate)")
     if text != text.strip():
         raise AddressError(f"address {_shown(text)} has leading or trailing spaces")
 
