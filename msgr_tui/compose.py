@@ -67,18 +67,46 @@ def parse_properties(text: str) -> dict[str, Any]:
             raise DraftError("properties", f"line {number}: the key before '=' is empty")
         if key in properties:
             raise DraftError("properties", f"line {number}: key {key!r} appears twice")
-        properties[key] = _scalar(value.strip())
+        _check_text("properties", key, f"line {number}: key")
+        scalar = _scalar(value.strip())
+        if isinstance(scalar, str):
+            _check_text("properties", scalar, f"line {number}: value")
+        elif isinstance(scalar, int) and not LONG_MIN <= scalar <= LONG_MAX:
+            raise DraftError(
+                "properties",
+                f"line {number}: {key} is out of range for an AMQP long "
+                f"({LONG_MIN} to {LONG_MAX}); quote it to send it as text",
+            )
+        properties[key] = scalar
     return properties
+
+
+# Python ints travel as AMQP long: 64-bit signed.
+LONG_MIN = -(2**63)
+LONG_MAX = 2**63 - 1
 
 
 def _scalar(text: str) -> Any:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deeply
         return text
     if isinstance(value, (dict, list)):
         return text
     return value
+
+
+def _check_text(field_name: str, text: str, what: str | None = None) -> None:
+    """Refuse text that cannot be encoded as UTF-8 (a lone surrogate), naming where."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        raise DraftError(
+            field_name,
+            f"{what or field_name.replace('_', ' ')} has a character that cannot be sent "
+            f"(lone surrogate U+{code:04X} at position {error.start})",
+        ) from None
 
 
 def build_message(draft: Draft) -> Message:
@@ -92,6 +120,9 @@ def build_message(draft: Draft) -> Message:
         raise DraftError("address", str(error)) from None
     if parsed.listen:
         raise DraftError("address", "'~' means listen; send to host:port without '~'")
+
+    for name in ("subject", "reply_to", "correlation_id", "content_type"):
+        _check_text(name, getattr(draft, name))
 
     message = Message(address=address)
     message.body = _body(draft)
@@ -134,9 +165,14 @@ def _body(draft: Draft) -> Any:
             raise DraftError(
                 "body", f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
             ) from None
+        except RecursionError:
+            raise DraftError("body", "invalid JSON: nested too deeply") from None
         # JSON travels as text with content-type application/json; AMQP has
         # no JSON type and receivers of every language can read a string.
-        return json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False)
+        _check_text("body", text)
+        return text
+    _check_text("body", draft.body)
     return draft.body
 
 
