@@ -19,6 +19,10 @@ _SAFE_CONTROLS = {"\n", "\t"}
 # Control, format (bidi overrides, zero-width), surrogate, private-use, unassigned,
 # line and paragraph separators: shown as escapes.
 _HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+# The detail view shows this much of a text body; a 16 MiB body would take
+# seconds to escape and far longer for the terminal to lay out.
+TEXT_LIMIT = 256 * 1024
+_DROP_LINE_BREAKS = str.maketrans("", "", "\n\r\t")
 
 
 def _escape(char: str) -> str:
@@ -49,7 +53,7 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 
 def preview(value: Any, limit: int = 200) -> str:
     """A one-line, safe preview of a body or field (at most ``limit`` characters)."""
-    if value is None:
+    if value is None or limit <= 0:
         return ""
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value[: limit // 3 + 1])
@@ -61,6 +65,8 @@ def preview(value: Any, limit: int = 200) -> str:
             text = json.dumps(to_jsonable(value), ensure_ascii=False)[: limit * 2]
         except (TypeError, ValueError):
             text = repr(value)[: limit * 2]
+        except RecursionError:
+            text = _too_deep(value)
     text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -98,23 +104,37 @@ def pretty_body(body: Any, content_type: str | None = None) -> tuple[str, str]:
             decoded = data.decode("utf-8")
         except UnicodeDecodeError:
             return f"binary, {len(data)} bytes", hexdump(data)
-        if decoded.isprintable() or all(c.isprintable() or c in "\n\r\t" for c in decoded):
+        if decoded.isprintable() or decoded.translate(_DROP_LINE_BREAKS).isprintable():
             parsed = _maybe_json(decoded, content_type)
             if parsed is not None:
                 return f"binary (UTF-8 JSON), {len(data)} bytes", parsed
-            return f"binary (UTF-8 text), {len(data)} bytes", printable(decoded, keep_newlines=True)
+            return f"binary (UTF-8 text), {len(data)} bytes", _long_text(decoded)
         return f"binary, {len(data)} bytes", hexdump(data)
     if isinstance(body, str):
         parsed = _maybe_json(body, content_type)
         if parsed is not None:
             return f"string (JSON), {len(body)} characters", parsed
-        return f"string, {len(body)} characters", printable(body, keep_newlines=True)
+        return f"string, {len(body)} characters", _long_text(body)
     kind = type(body).__name__
     try:
         text = json.dumps(to_jsonable(body), indent=2, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(body)
-    return kind, printable(text, keep_newlines=True)
+    except RecursionError:
+        text = _too_deep(body)
+    return kind, _long_text(text)
+
+
+def _long_text(text: str) -> str:
+    """``text`` made safe, cut at TEXT_LIMIT characters with a note saying how much is left."""
+    if len(text) <= TEXT_LIMIT:
+        return printable(text, keep_newlines=True)
+    shown = printable(text[:TEXT_LIMIT], keep_newlines=True)
+    return f"{shown}\n… {len(text) - TEXT_LIMIT} more characters not shown"
+
+
+def _too_deep(value: Any) -> str:
+    return f"<{type(value).__name__} nested too deeply to show>"
 
 
 def _maybe_json(text: str, content_type: str | None) -> str | None:
@@ -122,18 +142,21 @@ def _maybe_json(text: str, content_type: str | None) -> str | None:
     looks_like_json = stripped[:1] in ("{", "[") or (content_type or "").endswith("json")
     if not looks_like_json:
         return None
+    if len(text) > TEXT_LIMIT:
+        return None  # shown as text, cut; pretty-printing it all would be as slow
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deeply
         return None
-    return printable(json.dumps(value, indent=2, ensure_ascii=False), keep_newlines=True)
+    return _long_text(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def hexdump(data: bytes, limit: int = 64 * 1024) -> str:
     """Classic 16-bytes-a-line hex dump with an ASCII column (first ``limit`` bytes)."""
     lines = []
-    for offset in range(0, min(len(data), limit), 16):
-        chunk = data[offset : offset + 16]
+    shown = min(len(data), limit)
+    for offset in range(0, shown, 16):
+        chunk = data[offset : min(offset + 16, shown)]
         hex_part = " ".join(f"{byte:02x}" for byte in chunk)
         text_part = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
         lines.append(f"{offset:08x}  {hex_part:<47}  {text_part}")
