@@ -147,6 +147,7 @@ def test_unknown_keys_name_the_file_the_line_and_the_key(
         ("[profiles.a]\nmax_messages = 0\n", 2, "profiles.a.max_messages", "at least 1"),
         ("[profiles.a]\nretry = 'yes'\n", 2, "profiles.a.retry", "true or false"),
         ("[profiles.a]\nroutes = [['only-one']]\n", 2, "profiles.a.routes", "pair"),
+        ("[profiles.a]\nrewrites = [['*', 'amqp://h/$2']]\n", 2, "profiles.a.rewrites", "$2"),
         ("[profiles.a]\nlisten = ['amqp://h:1']\n", 2, "profiles.a.listen", "~ before the host"),
         ("[profiles.a]\nsubscribe = ['amqp://~h']\n", 2, "profiles.a.subscribe", "listen"),
         ("[profiles.a]\nuser = 'u'\npassword_env = 'A-B'\n", 3, "profiles.a.password_env", "name"),

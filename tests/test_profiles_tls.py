@@ -159,9 +159,12 @@ verify_hostname = true
     session.load()
     assert session.requests("secure") == []
     settings = session.settings("secure")
-    with ThreadedPeer(
-        "tls-listener", listen="amqps://~127.0.0.1:0", setup=tls_server(certs)
-    ) as peer, running(settings) as run:
+    with (
+        ThreadedPeer(
+            "tls-listener", listen="amqps://~127.0.0.1:0", setup=tls_server(certs)
+        ) as peer,
+        running(settings) as run,
+    ):
         put(run, f"amqps://localhost:{peer.port}/orders", "over mutual TLS")
         wait_for(lambda: peer.received, what="the message at the TLS listener")
         wait_for(
@@ -191,9 +194,12 @@ trusted_certificates = "{certs.ca}"
     profile = read_config(config).config.get("secure")
     assert profile is not None
     settings = resolve(profile, env={})
-    with ThreadedPeer(
-        "tls-listener", listen="amqps://~127.0.0.1:0", setup=tls_server(certs)
-    ) as peer, running(settings) as run:
+    with (
+        ThreadedPeer(
+            "tls-listener", listen="amqps://~127.0.0.1:0", setup=tls_server(certs)
+        ) as peer,
+        running(settings) as run,
+    ):
         put(run, f"amqps://localhost:{peer.port}/orders", "never arrives")
         wait_for(
             lambda: (

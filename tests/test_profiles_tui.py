@@ -101,6 +101,8 @@ async def test_create_edit_switch_and_delete_profiles(tmp_path: Path) -> None:
         first_bridge = app.bridge
         screen = await open_profiles(pilot, app)
         assert "first (connected)" in screen_text(app)
+        detail = str(screen.query_one("#profile-detail", Static).render())
+        assert "[profiles.first]\nmessenger_name = " in detail  # lines, not escaped newlines
 
         # Create.
         await pilot.press("n")

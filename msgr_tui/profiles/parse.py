@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..messenger.address import AddressError, parse_address
+from ..messenger.errors import MessengerException
+from ..messenger.rules import Rule as CompiledRule
 from ..secret import Secret
 from .errors import ConfigError, ConfigIssue
 from .lines import locate
@@ -144,6 +146,11 @@ def rules(value: object) -> tuple[Rule, ...]:
                 f"item {index + 1}: expected a [pattern, address] pair of strings, "
                 f"got {describe(item)}"
             )
+        try:
+            # The Messenger's own compiler: a rule it would refuse at start is a config error.
+            CompiledRule.compile(item[0], item[1])
+        except MessengerException as error:
+            raise Invalid(f"item {index + 1}: {error}") from None
         result.append((item[0], item[1]))
     return tuple(result)
 

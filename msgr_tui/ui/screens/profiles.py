@@ -114,8 +114,10 @@ class ProfilesScreen(ModalScreen[str | None]):
         key_source = key_password_source(profile, self.session.env)
         if key_source is not None:
             lines.append(f"# key password: {key_source}")
-        lines.append(masked_toml(profile))
-        self.query_one("#profile-detail", Static).update(escape(printable("\n".join(lines))))
+        lines += masked_toml(profile).splitlines()
+        # printable() shows control characters, newlines included: apply it line by line.
+        text = "\n".join(printable(line) for line in lines)
+        self.query_one("#profile-detail", Static).update(escape(text))
 
     @property
     def current(self) -> Profile | None:
