@@ -781,11 +781,6 @@ def test_the_profile_loader_loads_or_raises_config_error_and_never_overwrites(
     assert profiles.read_config(path).config == loaded.config
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="profiles/parse.py rules() only checks for two strings: a route the Messenger "
-    "refuses loads fine and fails when the bridge starts",
-)
 @SLOW
 @given(st.sampled_from([("*", "$2"), ("%", "$0"), ("x", "amqp://h/$1")]))
 def test_profile_routes_that_the_messenger_refuses_are_config_errors(
