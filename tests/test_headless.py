@@ -33,7 +33,7 @@ from msgr_tui.messenger import (
 )
 from msgr_tui.messenger.events import ConnectionClosed, MessengerEvent
 from tests.helpers import DEADLINE, ThreadedPeer, pump_until, started, stop_all, wait_for
-from tests.test_peer_failures import RawPeer, refuse_names_starting_with
+from tests.test_peer_failures import PeerBehaviour, RawPeer, refuse_names_starting_with
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-m", "msgr_tui"]
@@ -441,6 +441,40 @@ def test_recv_can_reject_or_release_what_it_prints(
     assert code == 0 and len(stdout.splitlines()) == 2
     assert [sender.status(tracker) for tracker in trackers] == [outcome, outcome]
     stop_all(sender)
+
+
+class CreditRecorder(PeerBehaviour):
+    """A raw peer that offers a node to receive from, sends nothing, records the credit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.credits: list[int] = []
+
+    def on_link_flow(self, event: Any) -> None:
+        self.credits.append(event.link.credit)
+        super().on_link_flow(event)
+
+
+@pytest.mark.parametrize(("count", "most"), [("3", 3), ("1000000", 1024)])
+def test_recv_never_asks_for_more_than_count_or_one_batch(count: str, most: int) -> None:
+    behaviour = CreditRecorder()
+    with RawPeer(behaviour) as peer:
+        process = subprocess.Popen(
+            [*COMMAND, "recv", f"{peer.address}/q", "--count", count],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        try:
+            wait_for(lambda: behaviour.credits, what="recv to grant credit")
+            process.send_signal(signal.SIGTERM)  # stops as cleanly as Ctrl-C
+            _, stderr = process.communicate(timeout=DEADLINE)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(DEADLINE)
+    assert process.returncode == 143, stderr
+    assert 0 < max(behaviour.credits) <= most
 
 
 def test_recv_timeout_stops_when_nothing_arrives(recv_processes: list[RecvProcess]) -> None:

@@ -185,10 +185,16 @@ class Receiver:
             self.progress.update(self.received, "received")
 
     def _credit(self) -> int:
-        """Credit to ask for: all it can buffer, or just what --count still needs."""
+        """Credit to ask for: what the Messenger buffers by itself, or what --count needs.
+
+        With --count, never more than the count still needs (a peer must not
+        send messages nobody will take), and never more than one batch in
+        flight (a large count must not fill memory with a queue we read slowly).
+        """
         if self.count is None:
             return -1
-        return max(self.count - self.received - self.messenger.incoming, 0)
+        needed = self.count - self.received - self.messenger.incoming
+        return max(min(needed, GET_BATCH), 0)
 
     def _wait(self, last_arrival: float) -> float | None:
         """How long recv may block: until the idle timeout, or the next progress redraw."""
