@@ -186,17 +186,16 @@ class MsgrTuiApp(App[None]):
         incoming = self.incoming
         outgoing = self.outgoing
         arrived: list[IncomingMessage] = []
-        states_changed = False
+        # Applied after the arrivals of the batch: a state change always follows
+        # its message's arrival, and adding rows once per batch (not once per
+        # state change) keeps a flood at one table update per frame.
+        states: list[IncomingStateChanged] = []
         outgoing_changed = False
         for event in batch.events:
             if isinstance(event, MessageArrived):
                 arrived.append(event.message)
             elif isinstance(event, IncomingStateChanged):
-                if arrived:
-                    incoming.add_messages(arrived)
-                    arrived = []
-                incoming.set_state(event.tracker, event.state, event.automatic)
-                states_changed = True
+                states.append(event)
             elif isinstance(event, MessageQueued):
                 outgoing.add(OutgoingRow(event.tracker, event.at, event.address, event.subject))
                 outgoing_changed = True
@@ -207,7 +206,9 @@ class MsgrTuiApp(App[None]):
                 self._handle_event(event)
         if arrived:
             incoming.add_messages(arrived)
-        if states_changed:
+        for change in states:
+            incoming.set_state(change.tracker, change.state, change.automatic)
+        if states:
             incoming.states_changed()
         if outgoing_changed:
             outgoing.changed()

@@ -100,6 +100,8 @@ class IncomingPane(Vertical, can_focus=False):
         self._filter = ""
         self._view: list[IncomingRow] = self.rows
         self.dropped_pending = 0
+        # Every message ever shown, including rows since dropped by max_messages.
+        self.received_total = 0
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: text in address, subject, body, properties", id="filter")
@@ -132,6 +134,7 @@ class IncomingPane(Vertical, can_focus=False):
         new_rows = [IncomingRow(message) for message in messages]
         if not new_rows:
             return
+        self.received_total += len(new_rows)
         self.rows.extend(new_rows)
         for row in new_rows:
             self._by_tracker[row.message.tracker] = row

@@ -1,0 +1,164 @@
+"""Flood the real app from a peer process and measure what it absorbs.
+
+Runs msgr-tui headless (Textual's test driver, 100x30), starts a Messenger in a
+separate process that sends COUNT messages as fast as it can to the app's
+listener, presses keys in the Incoming table every 50 ms while the flood lasts,
+and prints:
+
+* messages/s absorbed (shown in the Incoming pane), first to last message;
+* the worst and median key-press latency (press to handled);
+* the app process's peak RSS.
+
+Usage: python bench/tui_flood.py [--count 200000] [--size 32] [--max-messages 10000]
+The issue's target on this 2-core machine: >= 10,000 msg/s, keys < 100 ms,
+RSS < 300 MB after 1,000,000 messages (python bench/tui_flood.py --count 1000000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from textual import events
+
+from msgr_tui.settings import Settings
+from msgr_tui.ui.app import MsgrTuiApp
+
+KEY_INTERVAL = 0.05
+
+
+def flood(
+    addresses: multiprocessing.Queue, count: int, size: int, done: multiprocessing.Queue
+) -> None:
+    """The peer: a plain Messenger sending as fast as the app grants credit."""
+    from msgr_tui.messenger import Message, Messenger
+
+    address = addresses.get()
+
+    messenger = Messenger("flooder")
+    messenger.start()
+    messenger.timeout = 120
+    message = Message(address=f"{address}/flood", body="x" * size, subject="flood")
+    started = time.perf_counter()
+    for number in range(count):
+        message.properties = {"n": number}
+        messenger.put(message)
+        if number % 500 == 499:
+            # Stream: keep the wire busy, but do not wait for outcomes here:
+            # the app keeps up to its incoming window undecided on purpose.
+            while messenger.outgoing > 2000:
+                messenger.work(0.01)
+    while messenger.outgoing:
+        messenger.work(0.01)
+    done.put(time.perf_counter() - started)
+    messenger.send()  # every outcome, once the app has accepted the rest
+    messenger.stop()
+
+
+async def run(count: int, size: int, max_messages: int, verbose: bool = False) -> dict[str, float]:
+    settings = Settings(
+        listen=("amqp://~127.0.0.1:0",), messenger_name="flood-bench", max_messages=max_messages
+    )
+    app = MsgrTuiApp(settings)
+    latencies: list[float] = []
+    # The peer process starts before the app owns the terminal's descriptors.
+    context = multiprocessing.get_context("spawn")
+    addresses: multiprocessing.Queue = context.Queue()
+    done: multiprocessing.Queue = context.Queue()
+    sender = context.Process(target=flood, args=(addresses, count, size, done), daemon=True)
+    sender.start()
+    async with app.run_test(size=(100, 30)) as pilot:
+        panes = app.subscriptions
+        while not any(row.connect_address for row in panes.rows):
+            await pilot.pause(0.01)
+        address = next(row.connect_address for row in panes.rows if row.connect_address)
+        await pilot.press("3")
+        addresses.put(address)
+        incoming = app.incoming
+        table = incoming.table
+        handled: list[float] = []
+        # Time stamp the moment the table runs the action bound to the key.
+        for name in ("action_cursor_down", "action_cursor_up"):
+            action = getattr(table, name)
+
+            def timed(action=action) -> None:
+                handled.append(time.perf_counter())
+                action()
+
+            setattr(table, name, timed)
+        driver = app._driver
+        assert driver is not None
+        first_at = None
+        deadline = time.monotonic() + max(120.0, count / 2000)
+        keys = ["j", "k"]
+        while incoming.received_total < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out: {incoming.received_total} of {count} shown")
+            if first_at is None and incoming.received_total:
+                first_at = time.perf_counter()
+            if verbose and len(latencies) % 20 == 0:
+                print(f"  {incoming.received_total} shown", file=sys.stderr)
+            key = keys[len(latencies) % 2]
+            seen = len(handled)
+            pressed = time.perf_counter()
+            # What a terminal does: hand the key to the app, without waiting for idle.
+            driver.send_message(events.Key(key, key))
+            while len(handled) == seen:
+                await asyncio.sleep(0.001)
+            latencies.append(handled[-1] - pressed)
+            await asyncio.sleep(KEY_INTERVAL)
+        last_at = time.perf_counter()
+        sender_seconds = done.get(timeout=60)
+        await pilot.press("A")  # accept what is still pending, so the peer can finish
+        sender.join(30)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        await pilot.press("ctrl+q")
+    assert first_at is not None
+    return {
+        "absorbed_per_s": count / (last_at - first_at),
+        "sender_per_s": count / sender_seconds,
+        "key_worst_ms": max(latencies) * 1000,
+        "key_median_ms": statistics.median(latencies) * 1000,
+        "keys": len(latencies),
+        "rss_mb": rss_mb,
+        "rows_kept": len(incoming.rows),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--max-messages", type=int, default=10_000)
+    parser.add_argument("--verbose", action="store_true", help="print progress on stderr")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load {load:.2f} before the run"
+    )
+    result = asyncio.run(run(args.count, args.size, args.max_messages, args.verbose))
+    print(f"messages: {args.count} x {args.size} B, max_messages={args.max_messages}")
+    print(
+        f"absorbed by the app : {result['absorbed_per_s']:,.0f} msg/s "
+        f"(sender finished at {result['sender_per_s']:,.0f} msg/s)"
+    )
+    print(
+        f"key-press latency   : worst {result['key_worst_ms']:.1f} ms, "
+        f"median {result['key_median_ms']:.1f} ms over {result['keys']} presses"
+    )
+    print(f"peak RSS            : {result['rss_mb']:.0f} MB (rows kept: {result['rows_kept']})")
+
+
+if __name__ == "__main__":
+    main()
