@@ -587,11 +587,18 @@ amqp_scalars = st.one_of(
     st.sampled_from(NASTY).map(lambda s: char(s[0])),
     st.uuids(),
 )
+amqp_keys = st.one_of(
+    nasty_text,
+    nasty_text.map(symbol),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.integers(min_value=0, max_value=2**64 - 1).map(ulong),
+    st.binary(max_size=8),
+)
 amqp_values = st.recursive(
     amqp_scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(amqp_scalars.filter(lambda k: k is not None and k == k), inner, max_size=4),
+        st.dictionaries(amqp_keys, inner, max_size=4),
         st.builds(Described, nasty_text.map(symbol) | st.integers(0, 2**64 - 1).map(ulong), inner),
     ),
     max_leaves=20,
