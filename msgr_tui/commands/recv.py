@@ -20,7 +20,7 @@ from ..messenger import Interrupt, Messenger, MessengerException, Timeout
 from ..messenger.address import AddressError, parse_address
 from ..settings import Settings
 from .progress import INTERVAL, Progress
-from .rendering import json_line, text_line
+from .rendering import text_line
 from .session import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -82,11 +82,16 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as error:
         report("recv", str(error))
         return error.code
+    render = text_line
+    if args.json:
+        from .json_lines import json_line  # deferred: text runs start faster without it
+
+        render = json_line
     messenger = configured_messenger(settings)
     receiver = Receiver(
         messenger,
         out=sys.stdout,
-        render=json_line if args.json else text_line,
+        render=render,
         settle=getattr(messenger, args.outcome),
         count=args.count,
         idle_timeout=args.timeout,
