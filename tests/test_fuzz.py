@@ -642,12 +642,13 @@ def test_preview_is_safe_one_line_and_within_its_limit(value: Any, limit: int) -
 @example("[" * 100_000, "application/json")  # a peer's body; was RecursionError
 @example(b"[" * 100_000, None)
 @example("\x1b[2J\x1b]0;pwned\x07\u202e", None)
+@example(b"", None)
 def test_pretty_body_is_safe_for_any_amqp_value(value: Any, content_type: str | None) -> None:
     kind, text = pretty_body(value, content_type)
     assert_display_safe(kind)
     assert_display_safe(text, keep_newlines=True)
     if isinstance(value, (bytes, bytearray)) and not text.startswith("0000"):
-        assert value.decode("utf-8")  # shown as text only when it is text
+        value.decode("utf-8")  # shown as text only when it is text (raises otherwise)
     if value is not None and not isinstance(value, (str, bytes, list)):
         assert text  # something is always shown
 
