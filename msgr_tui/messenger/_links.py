@@ -32,10 +32,12 @@ class Link:
         "unanswered",
     )
 
-    def __init__(self, impl: Any, conn: Conn, is_sender: bool, address: str | None, ours: bool):
+    def __init__(
+        self, impl: Any, conn: Conn | None, is_sender: bool, address: str | None, ours: bool
+    ):
         self.impl = impl
         self.conn = conn
-        self.session = conn.session
+        self.session = conn.session if conn is not None else None
         self.is_sender = is_sender
         # The terminus name: target of a sender, source of a receiver.
         self.address = address
@@ -53,13 +55,18 @@ class Link:
         # Receiver side: counted by the credit scheduler (False once removed).
         self.scheduled = False
 
+    @classmethod
+    def parked(cls, address: str | None) -> Link:
+        """A sender link without a connection: it holds messages while one is retried."""
+        return cls(None, None, True, address, ours=True)
+
     @property
     def role(self) -> str:
         return "sender" if self.is_sender else "receiver"
 
     def describe(self) -> str:
         """``<connection label>/<terminus>`` for messages to the user."""
-        label = self.conn.label
+        label = self.conn.label if self.conn is not None else "(waiting to reconnect)"
         return f"{label}/{self.address}" if self.address else label
 
     def __repr__(self) -> str:

@@ -41,6 +41,8 @@ class OutgoingQueue:
         self._recent: deque[Outgoing] = deque()
         self._tracked: dict[int, Outgoing] = {}
         self.on_status: StatusListener | None = None
+        # Retry mode keeps each message's bytes until it is answered, to resend.
+        self.retain = False
 
     @property
     def pending(self) -> int:
@@ -72,7 +74,7 @@ class OutgoingQueue:
     def pump(self, link: Link) -> None:
         """Hand queued messages to ``link`` while it has credit."""
         queue = link.queue
-        if not queue or link.closed:
+        if not queue or link.closed or link.impl is None:
             return
         impl = link.impl
         credit = lib.pn_link_credit(impl)
@@ -86,7 +88,8 @@ class OutgoingQueue:
             delivery = delivery_for(impl, entry.tracker.to_bytes(8, "big"))
             send(impl, ffi.from_buffer(data), len(data))
             advance(impl)
-            entry.data = None
+            if not self.retain:
+                entry.data = None
             entry.link_seq = link.handed
             link.handed += 1
             credit -= 1
@@ -189,6 +192,23 @@ class OutgoingQueue:
             self._set_status(entry, ABORTED)
         link.unanswered.clear()
         return lost
+
+    def take_for_retry(self, link: Link) -> list[Outgoing]:
+        """Everything of a failed link that still needs an answer, oldest first.
+
+        Messages that were on the wire count as waiting again (their bytes
+        were kept, see ``retain``); the peer may have seen them already.
+        """
+        entries = list(link.unanswered.values())
+        for entry in entries:
+            entry.delivery = None
+        self.unanswered -= len(entries)
+        self.queued += len(entries)
+        link.unanswered.clear()
+        entries.extend(link.queue)
+        link.queue.clear()
+        entries.sort(key=lambda entry: entry.tracker)
+        return entries
 
     def _set_status(self, entry: Outgoing, status: Status) -> None:
         entry.status = status

@@ -19,6 +19,7 @@ __all__ = [
     "LinkClosed",
     "LinkOpened",
     "MessengerEvent",
+    "RetryScheduled",
     "TrackerUpdated",
 ]
 
@@ -80,6 +81,25 @@ class IncomingSettled:
     status: Status
 
 
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    """Retry mode: ``label`` will be reconnected in ``delay`` seconds (attempt number
+    ``attempt``); ``messages`` and ``subscriptions`` wait for it."""
+
+    label: str
+    attempt: int
+    delay: float
+    messages: int
+    subscriptions: int
+    reason: str | None
+
+
 MessengerEvent = (
-    ConnectionOpened | ConnectionClosed | LinkOpened | LinkClosed | TrackerUpdated | IncomingSettled
+    ConnectionOpened
+    | ConnectionClosed
+    | LinkOpened
+    | LinkClosed
+    | TrackerUpdated
+    | IncomingSettled
+    | RetryScheduled
 )

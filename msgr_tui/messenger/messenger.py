@@ -18,6 +18,7 @@ from ._engine import Conn, Driver, Listener, now_ms
 from ._incoming import INCOMING_BIT, IncomingQueue
 from ._links import Link
 from ._outgoing import OutgoingQueue
+from ._retry import Reconnector, RetryPlan, retryable
 from .address import Address, AddressError, parse_address
 from .errors import (
     Interrupt,
@@ -34,6 +35,7 @@ from .events import (
     LinkClosed,
     LinkOpened,
     MessengerEvent,
+    RetryScheduled,
     TrackerUpdated,
 )
 from .rules import RuleList, default_rewrite
@@ -111,6 +113,8 @@ class Messenger:
         self._sub_links: dict[str, Link] = {}
         self._sub_listeners: dict[str, Listener] = {}
 
+        self._retry = False
+        self._reconnector = Reconnector()
         self._outgoing = OutgoingQueue()
         self._outgoing.on_status = self._tracker_updated
         self._incoming = IncomingQueue()
@@ -268,6 +272,34 @@ class Messenger:
         self._driver.idle_timeout_ms = int(self._idle_timeout * 1000)
 
     @property
+    def retry(self) -> bool:
+        """Extension: reconnect and resend after connection failures (default False).
+
+        Messages without an answer when a connection this Messenger opened
+        fails (refused, reset, broker restart, idle timeout) stay PENDING and
+        are sent again once the address is reachable; subscriptions are made
+        again. Attempts back off from 0.1 s, doubling up to
+        :attr:`retry_max_delay`. Delivery becomes at-least-once: a receiver may
+        see a message twice. Refused credentials, untrusted certificates and
+        refused links are not retried.
+        """
+        return self._retry
+
+    @retry.setter
+    def retry(self, value: bool) -> None:
+        self._retry = bool(value)
+        self._outgoing.retain = self._retry
+
+    @property
+    def retry_max_delay(self) -> float:
+        """Extension: the longest wait between two reconnection attempts, in seconds."""
+        return self._reconnector.max_delay
+
+    @retry_max_delay.setter
+    def retry_max_delay(self, value: float) -> None:
+        self._reconnector.max_delay = max(0.01, float(value))
+
+    @property
     def stopped(self) -> bool:
         """True before ``start`` and once ``stop`` has closed every connection and listener."""
         return not self._started
@@ -313,6 +345,12 @@ class Messenger:
         self._stopping = True
         for link in self._outgoing.links:
             self._outgoing.abort_queue(link)
+        for plan in self._reconnector.plans.values():
+            for parked in plan.parked.values():
+                self._outgoing.abort_queue(parked)
+            for subscription in plan.subscriptions:
+                subscription.state = "closed"
+        self._reconnector.plans.clear()
         for listener in list(self._driver.listeners):
             self._close_listener(listener)
         self._advance_stop()
@@ -380,16 +418,21 @@ class Messenger:
             subscription.state = "listening"
             self._sub_listeners[source] = listener
         else:
-            conn = self._connection_for(address)
-            impl = self._driver.open_link(conn, False, self._link_name(address.name), address.name)
-            link = self._new_link(impl, conn, False, address.name, ours=True)
-            link.subscription = subscription
-            self._sub_links[source] = link
-            self._credit.add_link(link)
-            self._driver.process()
-            self._driver.flush(conn)
+            self._attach(subscription, self._connection_for(address))
         self._subscriptions[source] = subscription
         return subscription
+
+    def _attach(self, subscription: Subscription, conn: Conn) -> None:
+        """Open the receiver link of a remote subscription on ``conn``."""
+        name = subscription.source_name
+        impl = self._driver.open_link(conn, False, self._link_name(name), name)
+        link = self._new_link(impl, conn, False, name, ours=True)
+        link.subscription = subscription
+        subscription.state = "connecting"
+        self._sub_links[subscription.address] = link
+        self._credit.add_link(link)
+        self._driver.process()
+        self._driver.flush(conn)
 
     def unsubscribe(self, source: str | Subscription) -> None:
         """Extension: stop receiving from a source (close its link or listener)."""
@@ -446,7 +489,7 @@ class Messenger:
         else:
             data = self._encoder.encode(message)
         tracker = self._outgoing.add(data, link)
-        if self._started and not self._stopping:
+        if self._started and not self._stopping and link.conn is not None:
             self._outgoing.pump(link)
             self._driver.flush(link.conn)
         return tracker
@@ -581,10 +624,7 @@ class Messenger:
         """
         self._check_started("work")
         self._check_interrupt()
-        timeout = _seconds(timeout)
-        if self._credit.next_drain:
-            wait = max(0.0, (self._credit.next_drain - now_ms()) / 1000.0)
-            timeout = wait if timeout is None else min(timeout, wait)
+        timeout = self._until_timer(_seconds(timeout))
         worked = self._driver.pump(timeout)
         self._after_io()
         self._check_interrupt()
@@ -626,10 +666,78 @@ class Messenger:
             combined.condition = first.condition
         raise combined
 
+    def _until_timer(self, wait: float | None) -> float | None:
+        """``wait`` shortened to the next drain or reconnection, whichever is first."""
+        deadlines = [self._credit.next_drain] if self._credit.next_drain else []
+        retry_at = self._reconnector.next_deadline()
+        if retry_at is not None:
+            deadlines.append(retry_at)
+        if not deadlines:
+            return wait
+        until = max(0.0, (min(deadlines) - now_ms()) / 1000.0)
+        return until if wait is None else min(wait, until)
+
     def _after_io(self) -> None:
         if self._credit.flow(now_ms(), len(self._incoming)):
             self._driver.flush_all()
+        if self._reconnector.plans:
+            self._reconnect_due()
         self._advance_stop()
+
+    def _reconnect_due(self) -> None:
+        now = now_ms()
+        for _key, plan in self._reconnector.due(now):
+            plan.next_at = 0
+            try:
+                conn = self._connection_for(plan.address)
+            except MessengerException as error:
+                if plan.next_at == 0:
+                    self._schedule_retry(plan, str(error))
+                continue
+            for name, parked in list(plan.parked.items()):
+                if not parked.queue:
+                    continue
+                link = self._sender_link(conn, name)
+                for entry in parked.queue:
+                    entry.link = link
+                link.queue.extend(parked.queue)
+                parked.queue.clear()
+                self._outgoing.pump(link)
+            plan.parked.clear()
+            subscriptions, plan.subscriptions = plan.subscriptions, []
+            for subscription in subscriptions:
+                if self._subscriptions.get(subscription.address) is subscription:
+                    self._attach(subscription, conn)
+            self._driver.flush(conn)
+
+    def _retrying(self, conn: Conn) -> bool:
+        """Whether what ``conn`` leaves behind waits for a reconnection."""
+        return (
+            self._retry
+            and conn.outbound
+            and conn.closed
+            and conn.address is not None
+            and not self._stopping
+            and retryable(conn.error)
+        )
+
+    def _retry_plan(self, conn: Conn) -> RetryPlan:
+        assert conn.key is not None and conn.address is not None
+        return self._reconnector.plan_for(conn.key, conn.address, conn.label)
+
+    def _schedule_retry(self, plan: RetryPlan, reason: str | None) -> None:
+        delay = self._reconnector.schedule(plan, now_ms())
+        if self.on_event is not None:
+            self.on_event(
+                RetryScheduled(
+                    plan.label,
+                    plan.attempt,
+                    delay,
+                    plan.waiting,
+                    len(plan.subscriptions),
+                    reason,
+                )
+            )
 
     def _sync(
         self, done: Callable[[], bool], timeout: float | None, *, interruptible: bool = True
@@ -655,10 +763,7 @@ class Messenger:
                 if remaining <= 0:
                     raise Timeout("timed out")
                 wait = remaining / 1000.0
-            if self._credit.next_drain:
-                until_drain = max(0.0, (self._credit.next_drain - now_ms()) / 1000.0)
-                wait = until_drain if wait is None else min(wait, until_drain)
-            driver.pump(wait)
+            driver.pump(self._until_timer(wait))
             self._after_io()
 
     # ------------------------------------------------------ outgoing plumbing
@@ -676,18 +781,28 @@ class Messenger:
                 f"put: cannot send to {parsed.without_credentials()!r}: '~' means listen; "
                 f"use the listener's host and port{routed_note}"
             )
+        if self._retry:
+            plan = self._reconnector.waiting_plan(parsed.connection_key(), now_ms())
+            if plan is not None:
+                # The address is down and a reconnection is planned: wait with the rest.
+                return plan.park(parsed.name)
         try:
             conn = self._connection_for(parsed)
         except MessengerException as error:
             if not routed_note:
                 raise
             raise type(error)(f"{error}{routed_note}") from None
-        link = conn.senders.get(parsed.name)
-        if link is None or link.closed:
-            impl = self._driver.open_link(conn, True, self._link_name(parsed.name), parsed.name)
-            link = self._new_link(impl, conn, True, parsed.name, ours=True)
-            conn.senders[parsed.name] = link
+        link = self._sender_link(conn, parsed.name)
         self._link_cache[address] = link
+        return link
+
+    def _sender_link(self, conn: Conn, name: str | None) -> Link:
+        """The sender link for ``name`` on ``conn``, opened if there is none."""
+        link = conn.senders.get(name)
+        if link is None or link.closed:
+            impl = self._driver.open_link(conn, True, self._link_name(name), name)
+            link = self._new_link(impl, conn, True, name, ours=True)
+            conn.senders[name] = link
         return link
 
     def _connection_for(self, address: Address) -> Conn:
@@ -793,6 +908,8 @@ class Messenger:
             self._credit.on_flow(link)
 
     def on_connection_opened(self, conn: Conn) -> None:
+        if conn.outbound and conn.key is not None:
+            self._reconnector.connected(conn.key)
         if self.on_event is not None:
             self.on_event(ConnectionOpened(conn.label, conn.remote_container, not conn.outbound))
 
@@ -836,7 +953,17 @@ class Messenger:
             self._outgoing.links.remove(link)
             for key in [key for key, known in conn.senders.items() if known is link]:
                 del conn.senders[key]
-            lost = self._outgoing.abort_link(link)
+            if self._retrying(conn) and link.ours:
+                parked = self._retry_plan(conn).park(link.address)
+                entries = self._outgoing.take_for_retry(link)
+                for entry in entries:
+                    entry.link = parked
+                merged = sorted([*parked.queue, *entries], key=lambda entry: entry.tracker)
+                parked.queue.clear()
+                parked.queue.extend(merged)
+                lost = 0
+            else:
+                lost = self._outgoing.abort_link(link)
             conn.aborted += lost
             if lost and not error and link.ours and not conn.closed and not self._stopping:
                 self._errors.append(
@@ -850,7 +977,13 @@ class Messenger:
             self._credit.remove_link(link)
         subscription = link.subscription
         reason = error or conn.error
-        if subscription is not None and subscription.state != "closed":
+        if subscription is not None and subscription.state != "closed" and self._retrying(conn):
+            # It comes back with the connection.
+            self._retry_plan(conn).subscriptions.append(subscription)
+            self._sub_links.pop(subscription.address, None)
+            subscription.state = "retrying"
+            subscription.error = reason
+        elif subscription is not None and subscription.state != "closed":
             subscription.state = "failed" if reason else "closed"
             subscription.error = reason
         if error and link.ours:
@@ -874,7 +1007,14 @@ class Messenger:
     def on_connection_closed(self, conn: Conn, error: str | None) -> None:
         if self._out_conns.get(conn.key) is conn:
             del self._out_conns[conn.key]
-        if conn.outbound and not self._stopping:
+        if self._retrying(conn):
+            plan = self._reconnector.plans.get(conn.key)
+            if plan is not None and not plan.empty:
+                if plan.next_at == 0:
+                    self._schedule_retry(plan, error)
+            elif plan is not None:
+                del self._reconnector.plans[conn.key]
+        elif conn.outbound and not self._stopping:
             if error:
                 self._errors.append(
                     TransportFailed(

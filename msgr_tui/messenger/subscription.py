@@ -21,7 +21,7 @@ class Subscription:
         self._address = address
         self._parsed = parsed
         self.port: int | None = parsed.port
-        # "listening", "connecting", "attached", "closed" or "failed"
+        # "listening", "connecting", "attached", "retrying", "closed" or "failed"
         self.state = "connecting"
         self.error: str | None = None
 
@@ -29,6 +29,11 @@ class Subscription:
     def address(self) -> str:
         """The source address as passed to ``subscribe``."""
         return self._address
+
+    @property
+    def source_name(self) -> str | None:
+        """The node to receive from at the remote peer (the address's name part)."""
+        return self._parsed.name
 
     @property
     def listening(self) -> bool:
