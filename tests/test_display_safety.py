@@ -16,10 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from proton import Described, symbol
-from rich.errors import MarkupError as RichMarkupError
-from textual.markup import MarkupError as TextualMarkupError
 from textual.pilot import Pilot
 
 from msgr_tui.formatting import TEXT_LIMIT
@@ -279,15 +276,9 @@ async def test_a_16_mib_text_body_from_compose_arrives_intact() -> None:
     assert received.body == body
 
 
-# ------------------------------------------------------- known UI bugs (xfail)
+# ------------------------------------------------------- markup from peers and users
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RichMarkupError,
-    reason="ui/screens/detail.py _fields_table passes field text to rich Table.add_row as "
-    "str, which Rich parses as markup: '[/]' raises MarkupError and the app exits",
-)
 async def test_markup_in_a_property_does_not_crash_the_detail_view() -> None:
     app = new_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -314,12 +305,6 @@ async def test_markup_in_a_property_does_not_crash_the_detail_view() -> None:
             stop_all(sender)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TextualMarkupError,
-    reason="ui/widgets/compose_pane.py show_error passes the error to Static.update as a "
-    "str, which Textual parses as markup: an address with '[/]' raises MarkupError",
-)
 async def test_markup_in_a_bad_address_does_not_crash_compose() -> None:
     app = new_app()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -249,7 +249,7 @@ async def test_a_subscription_that_fails_shows_the_reason() -> None:
     closed = started()
     port = closed.subscribe("amqp://~127.0.0.1:0").port
     closed.stop()
-    app = app_with(subscribe=(f"amqp://127.0.0.1:{port}/gone",))
+    app = app_with(subscribe=(f"amqp://127.0.0.1:{port}/gone",), retry=False)
     async with app.run_test(size=(100, 30)) as pilot:
         panes = app.query_one(SubscriptionsPane)
         await until(pilot, lambda: any(r.state == "failed" for r in panes.rows), "failure")
@@ -351,3 +351,44 @@ def test_listen_fallback_takes_the_next_port_and_says_so() -> None:
     assert bound.connect_address != f"amqp://127.0.0.1:{taken}"
     assert bound.note and f"127.0.0.1:{taken} was taken" in bound.note
     squatter.stop()
+
+
+async def test_a_peer_that_goes_away_shows_a_retry_countdown_and_messages_arrive_later() -> None:
+    probe = started()
+    port = probe.subscribe("amqp://~127.0.0.1:0").port
+    probe.stop()
+    app = app_with(compose_address=f"amqp://127.0.0.1:{port}/later", retry=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await listening(pilot, app)
+        await pilot.press("ctrl+s")
+        bar = app.status_bar
+        await until(pilot, lambda: bar.retries, "a retry countdown")
+        assert f"127.0.0.1:{port}" in _screen_text(app)
+        assert outgoing(app).rows[0].status == "PENDING"  # waiting, not lost
+        with ThreadedPeer("late", listen=f"amqp://~127.0.0.1:{port}") as peer:
+            await until(pilot, lambda: outgoing(app).rows[0].status == "ACCEPTED", "delivered")
+            await until(pilot, lambda: not bar.retries, "countdown cleared")
+            await until(pilot, lambda: len(peer.received) == 1, "the peer's record")
+            assert peer.received[0].address == f"amqp://127.0.0.1:{port}/later"
+        await pilot.press("ctrl+q")
+
+
+@pytest.mark.parametrize("theme", ["msgr-dark", "msgr-light", "msgr-16"])
+async def test_every_shipped_theme_paints_the_whole_app(theme: str) -> None:
+    app = MsgrTuiApp(Settings(listen=(LOOPBACK,), theme=theme), start_messenger=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f1")  # a modal screen and its widgets too
+        await pilot.pause()
+        assert app.theme == theme
+        assert app.is_running
+        assert "Help" in _screen_text(app)
+        await pilot.press("escape", "ctrl+q")
+
+
+def test_an_ansi_theme_without_its_variables_is_refused(tmp_path: Path) -> None:
+    from msgr_tui.ui.themes import load_themes
+
+    (tmp_path / "ansi.toml").write_text('name = "a"\nansi = true\nprimary = "ansi_blue"\n')
+    themes, failures = load_themes([tmp_path])
+    assert themes == []
+    assert "ansi-background" in failures[0].reason

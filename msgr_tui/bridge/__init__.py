@@ -8,6 +8,7 @@ from .commands import Accept, Command, Put, Reject, Release, Settle, Stop, Subsc
 from .events import (
     BridgeEvent,
     BridgeStopped,
+    ConnectionRetry,
     ConnectionState,
     IncomingStateChanged,
     ListenerBound,
@@ -27,6 +28,7 @@ __all__ = [
     "BridgeEvent",
     "BridgeStopped",
     "Command",
+    "ConnectionRetry",
     "ConnectionState",
     "IncomingMessage",
     "IncomingStateChanged",

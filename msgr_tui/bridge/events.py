@@ -54,6 +54,18 @@ class ConnectionState:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionRetry:
+    """Retry mode: ``label`` is reconnected in ``delay`` seconds."""
+
+    label: str
+    attempt: int
+    delay: float
+    messages: int
+    subscriptions: int
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionState:
     source: str
     state: str  # "listening", "connecting", "attached", "closed", "failed"
@@ -97,6 +109,7 @@ BridgeEvent = (
     | PutFailed
     | TrackerStatus
     | ConnectionState
+    | ConnectionRetry
     | SubscriptionState
     | ListenerBound
     | Stats

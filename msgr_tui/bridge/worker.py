@@ -20,6 +20,7 @@ from .commands import Accept, Command, Put, Reject, Release, Settle, Stop, Subsc
 from .events import (
     BridgeEvent,
     BridgeStopped,
+    ConnectionRetry,
     ConnectionState,
     IncomingStateChanged,
     ListenerBound,
@@ -120,6 +121,7 @@ class MessengerBridge:
         messenger.trusted_certificates = tls.trusted_certificates
         messenger.verify_hostname = tls.verify_hostname
         messenger.allow_insecure_mechs = tls.allow_insecure_plain
+        messenger.retry = settings.retry
         for pattern, address in settings.routes:
             messenger.route(pattern, address)
         for pattern, address in settings.rewrites:
@@ -328,9 +330,27 @@ class MessengerBridge:
             if isinstance(event, mev.LinkOpened):
                 events.append(SubscriptionState(source, "attached"))
             else:
-                events.append(
-                    SubscriptionState(source, "failed" if event.error else "closed", event.error)
+                state = self._subscription_state(event.source)
+                if state not in ("retrying", "closed", "failed"):
+                    state = "failed" if event.error else "closed"
+                events.append(SubscriptionState(source, state, event.error))
+        elif isinstance(event, mev.RetryScheduled):
+            events.append(
+                ConnectionRetry(
+                    event.label,
+                    event.attempt,
+                    event.delay,
+                    event.messages,
+                    event.subscriptions,
+                    event.reason,
                 )
+            )
+
+    def _subscription_state(self, address: str) -> str | None:
+        for subscription in self.messenger.subscriptions:
+            if subscription.address == address:
+                return subscription.state
+        return None
 
     def _stats(self) -> None:
         now = self._clock()

@@ -18,6 +18,7 @@ from ..bridge import (
     BridgeEvent,
     BridgeStopped,
     Command,
+    ConnectionRetry,
     ConnectionState,
     IncomingMessage,
     IncomingStateChanged,
@@ -231,9 +232,26 @@ class MsgrTuiApp(App[None]):
         elif isinstance(event, PutFailed):
             self.compose_pane.show_error(event.error, "address")
         elif isinstance(event, ConnectionState):
-            if event.state == "failed" and not event.inbound:
+            if event.state == "open":
+                self.status_bar.connected(event.label)
+            elif (
+                event.state == "failed"
+                and not event.inbound
+                and event.label not in self.status_bar.retries  # retrying says it already
+            ):
                 text = printable(f"{event.label}: {event.error}")
                 self.notify(text, severity="error", timeout=10)
+        elif isinstance(event, ConnectionRetry):
+            if event.attempt == 1:
+                self.notify(
+                    printable(
+                        f"{event.label}: {event.reason or 'connection lost'}; retrying "
+                        f"({event.messages} messages, {event.subscriptions} subscriptions wait)"
+                    ),
+                    severity="warning",
+                    timeout=10,
+                )
+            self.status_bar.show_retry(event)
         elif isinstance(event, BridgeStopped):
             self.bridge_stopped = True
             if self.profile_switcher is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,21 @@ def load_theme_file(path: Path) -> Theme:
         raise ValueError("'variables' must be a table")
     try:
         theme = Theme(**data)
-        theme.to_color_system().generate()
+        variables = theme.to_color_system().generate()
     except Exception as error:  # Textual raises several kinds for bad colours
         raise ValueError(f"invalid colour or value: {error}") from None
+    # Widgets' CSS refers to variables an ANSI theme does not generate itself
+    # (ansi-background, ...): a theme missing one would crash the next repaint.
+    missing = sorted(_required_variables() - set(variables) - set(theme.variables))
+    if missing:
+        raise ValueError(f"missing [variables]: {', '.join(missing)}")
     return theme
+
+
+@cache
+def _required_variables() -> frozenset[str]:
+    """The variables a complete (non-ANSI) theme provides to the stylesheets."""
+    return frozenset(Theme(name="reference", primary="#000000").to_color_system().generate())
 
 
 def load_themes(directories: list[Path] | None = None) -> tuple[list[Theme], list[ThemeFailure]]:

@@ -29,7 +29,8 @@ def _fields_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold", ratio=1)
     for name, value in rows:
-        table.add_row(printable(str(name)), _value(value))
+        # Text, not str: Rich would read "[/]" or "[link=...]" from a peer as markup.
+        table.add_row(Text(printable(str(name))), Text(_value(value)))
     return table
 
 

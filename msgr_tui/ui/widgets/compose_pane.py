@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -124,7 +125,8 @@ class ComposePane(VerticalScroll, can_focus=True):
     def show_error(self, text: str, field: str | None = None) -> None:
         error = self.query_one("#compose-error", Static)
         label = f"{field.replace('_', ' ')}: " if field else ""
-        error.update(printable(f"{label}{text}"))
+        # Text, not str: an address like "[/]" must show, not be parsed as markup.
+        error.update(Text(printable(f"{label}{text}")))
         error.display = True
         for name, selector in FIELD_IDS.items():
             self.query_one(selector).set_class(name == field, "-invalid")

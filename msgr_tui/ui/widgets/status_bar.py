@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from rich.markup import escape
+from textual.timer import Timer
 from textual.widgets import Static
 
-from ...bridge import Stats
+from ...bridge import ConnectionRetry, Stats
 from ...formatting import printable
 
 
+@dataclass
+class _Retry:
+    due: float
+    attempt: int
+    waiting: int
+
+
 class StatusBar(Static):
-    """Messenger name, connection count, messages in and out with rates."""
+    """Messenger name, connection count, messages in and out with rates,
+    and a countdown for every connection waiting to be retried."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("starting…", id=id)
@@ -18,6 +30,8 @@ class StatusBar(Static):
         self.listening = ""
         self.stats: Stats | None = None
         self.state = "starting"
+        self.retries: dict[str, _Retry] = {}
+        self._ticker: Timer | None = None
 
     def show_stats(self, stats: Stats) -> None:
         self.stats = stats
@@ -27,6 +41,20 @@ class StatusBar(Static):
     def show_listening(self, address: str) -> None:
         self.listening = address
         self._render_line()
+
+    def show_retry(self, retry: ConnectionRetry) -> None:
+        waiting = retry.messages + retry.subscriptions
+        self.retries[retry.label] = _Retry(time.monotonic() + retry.delay, retry.attempt, waiting)
+        if self._ticker is None:
+            self._ticker = self.set_interval(1.0, self._render_line)
+        self._render_line()
+
+    def connected(self, label: str) -> None:
+        if self.retries.pop(label, None) is not None:
+            if not self.retries and self._ticker is not None:
+                self._ticker.stop()
+                self._ticker = None
+            self._render_line()
 
     def show_state(self, state: str) -> None:
         self.state = state
@@ -43,4 +71,12 @@ class StatusBar(Static):
             parts.append(f"conns {stats.connections}")
             parts.append(f"in {stats.received} ({stats.in_rate:,.0f}/s)")
             parts.append(f"out {stats.sent} ({stats.out_rate:,.0f}/s)")
+        now = time.monotonic()
+        for label, retry in self.retries.items():
+            seconds = max(0, round(retry.due - now))
+            countdown = f"in {seconds}s" if seconds else "now"
+            parts.append(
+                f"[b]⟳ {escape(printable(label))} {countdown}[/b] "
+                f"(try {retry.attempt}, {retry.waiting} waiting)"
+            )
         self.update(" │ ".join(parts))

@@ -70,6 +70,7 @@ class VirtualTable(ScrollView, can_focus=True):
         "status--listening",
         "status--connecting",
         "status--closed",
+        "status--retrying",
         "muted",
     }
 
@@ -96,6 +97,7 @@ class VirtualTable(ScrollView, can_focus=True):
     VirtualTable > .status--listening { color: $success; }
     VirtualTable > .status--connecting { color: $warning; }
     VirtualTable > .status--closed { color: $text-muted; }
+    VirtualTable > .status--retrying { color: $warning; text-style: italic; }
     VirtualTable > .muted { color: $text-muted; }
     """
 
@@ -249,7 +251,11 @@ class VirtualTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         row = self._rows[index]
         if index == self.cursor:
+            # The cursor row is drawn in the cursor's colours only: with 16
+            # colours a status colour can equal the cursor's background.
             base = base + self.get_component_rich_style("virtual-table--cursor")
+            cells = [(text, None) for text, _ in self._cells(row)]
+            return self._strip(cells, widths, width, base)
         return self._strip(self._cells(row), widths, width, base)
 
     def _strip(self, cells: Sequence[Cell], widths: list[int], width: int, base: Style) -> Strip:
