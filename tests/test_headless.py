@@ -12,6 +12,7 @@ import json
 import os
 import pty
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -555,6 +556,45 @@ def test_progress_is_drawn_on_a_terminal_and_absent_when_piped() -> None:
     assert seen.rstrip("\r\n").endswith("\x1b[K")  # the line is erased at the end
 
 
+def test_send_draws_progress_on_a_terminal_while_it_waits_and_erases_it() -> None:
+    release = threading.Event()
+
+    def hold_then_accept(messenger: Messenger, message: Message, tracker: int) -> None:
+        # Blocks the peer (so nothing is answered) until the test saw the progress line.
+        release.wait(DEADLINE)
+        messenger.accept(tracker)
+
+    with ThreadedPeer("slow", incoming_window=10, handler=hold_then_accept) as peer:
+        controller, terminal = pty.openpty()
+        try:
+            process = subprocess.Popen(
+                [*COMMAND, "send", f"{peer.address}/q", "--count", "3"],
+                stdout=subprocess.PIPE,
+                stderr=terminal,
+                cwd=ROOT,
+            )
+            os.close(terminal)
+            seen = ""
+            while "answered 0 of 3" not in seen:
+                readable, _, _ = select.select([controller], [], [], DEADLINE)
+                assert readable, f"no progress line within {DEADLINE}s: {seen!r}"
+                chunk = os.read(controller, 4096).decode("utf-8", "replace")
+                assert chunk, f"the terminal closed first: {seen!r}"
+                seen += chunk
+            release.set()
+            stdout, _ = process.communicate(timeout=DEADLINE)
+            seen += _read_until_closed(controller)
+        finally:
+            release.set()
+            os.close(controller)
+            if process.poll() is None:
+                process.kill()
+                process.wait(DEADLINE)
+    assert process.returncode == 0
+    assert counts(stdout.decode())["accepted"] == 3
+    assert "msg/s" in seen and seen.endswith("\x1b[K")
+
+
 def _read_until_closed(fd: int) -> str:
     chunks = []
     while True:
@@ -586,8 +626,8 @@ def test_progress_line_is_throttled_and_silent_when_disabled() -> None:
     progress.update(10, "sent")
     assert sink.text == ""  # shorter than one interval: nothing drawn
     now[0] = 0.5
-    progress.update(100, "sent")
-    assert sink.text.endswith("sent 100  200 msg/s")
+    progress.update(100, "answered", 1000)
+    assert sink.text.endswith("answered 100 of 1,000  200 msg/s")
     drawn = sink.text
     now[0] = 0.55
     progress.update(120, "sent")

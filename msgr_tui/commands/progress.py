@@ -16,7 +16,7 @@ def rate(count: int, seconds: float) -> float:
 
 
 class Progress:
-    """Redraws ``<what> <count>  <rate> msg/s`` in place, at most every :data:`INTERVAL`.
+    """Redraws ``<what> <count> [of <total>]  <rate> msg/s`` in place, every :data:`INTERVAL`.
 
     Disabled, it does nothing, so callers need no conditions. Runs shorter
     than one interval never draw anything: only long runs show a line.
@@ -38,16 +38,17 @@ class Progress:
     def elapsed(self) -> float:
         return self.clock() - self.started
 
-    def update(self, count: int, what: str, detail: str = "") -> None:
+    def update(self, count: int, what: str, total: int | None = None) -> None:
         if not self.enabled:
             return
         now = self.clock()
         if now < self._next_draw:
             return
         self._next_draw = now + INTERVAL
-        line = f"{what} {count:,}  {rate(count, now - self.started):,.0f} msg/s"
-        if detail:
-            line = f"{line}  {detail}"
+        line = f"{what} {count:,}"
+        if total is not None:
+            line += f" of {total:,}"
+        line += f"  {rate(count, now - self.started):,.0f} msg/s"
         self.stream.write(_CLEAR_LINE + line)
         self.stream.flush()
         self._drawn = True

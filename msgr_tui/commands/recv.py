@@ -227,7 +227,12 @@ class Receiver:
                 # Undecodable: the Messenger rejected it; say so and go on.
                 report("recv", str(error))
                 continue
-            lines.append(render(message))
+            try:
+                lines.append(render(message))
+            except (RecursionError, ValueError, TypeError) as error:
+                # A peer can nest values deeper than Python will walk: one odd
+                # message must not end the run (it is still settled as asked).
+                lines.append(f"<message not shown: {type(error).__name__}: {error}>")
         if not lines:
             return 0
         try:

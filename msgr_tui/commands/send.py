@@ -266,7 +266,7 @@ class Sender:
                 self._last_answer_at = self.progress.elapsed()
             else:
                 self._check_stall()
-            self.progress.update(self.answered, "sent", f"of {self.count:,}")
+            self.progress.update(self.answered, "answered", self.count)
 
     def tally_answered(self) -> int:
         """Count the outcomes known so far, oldest first; returns how many."""
