@@ -79,6 +79,7 @@ class Handler(Protocol):
     def on_link_closed(self, link: Link, error: str | None) -> None: ...
     def on_connection_closed(self, conn: Conn, error: str | None) -> None: ...
     def on_listener_closed(self, listener: Listener, error: str | None) -> None: ...
+    def explain_failure(self, conn: Conn, error: str) -> str: ...
 
 
 class Conn:
@@ -619,6 +620,10 @@ class Driver:
         if conn.closed:
             return
         conn.closed = True
+        if error:
+            # Said once, in the user's terms, for every link and event that follows.
+            error = self.handler.explain_failure(conn, error)
+            conn.error = error
         if conn.sock is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(conn.sock)

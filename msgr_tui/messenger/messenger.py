@@ -46,7 +46,7 @@ from .status import (
     Status,
 )
 from .subscription import Subscription
-from .tls import TLSSettings, check_verifiable_host
+from .tls import TLSSettings, check_verifiable_host, diagnose_verification
 
 __all__ = ["Messenger"]
 
@@ -1033,6 +1033,33 @@ class Messenger:
                 )
         if self.on_event is not None:
             self.on_event(ConnectionClosed(conn.label, error, not conn.outbound))
+
+    def explain_failure(self, conn: Conn, error: str) -> str:
+        """Add what the engine's error leaves unsaid for failures users meet often."""
+        address = conn.address
+        if address is None:
+            return error
+        if (
+            "mech=none" in error
+            and address.password is not None
+            and not address.tls
+            and not self._allow_insecure_mechs
+        ):
+            return (
+                f"{error} — SASL PLAIN was not offered because it would send the password "
+                "in clear over unencrypted TCP; use amqps://, or allow it explicitly "
+                "(allow_insecure_mechs; profiles: tls.allow_insecure_plain = true)"
+            )
+        if address.tls and "certificate verify failed" in error and self._trusted_certificates:
+            reason = diagnose_verification(
+                address.host,
+                address.effective_port,
+                self._trusted_certificates,
+                check_hostname=self._verify_hostname,
+            )
+            if reason:
+                return f"{error} ({reason})"
+        return error
 
     def on_listener_closed(self, listener: Listener, error: str | None) -> None:
         if listener.subscription is not None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
+import ssl
 from dataclasses import dataclass
 
 from proton import SSL, SSLDomain, SSLException, SSLUnavailable
 
 from .errors import MessengerException
 
-__all__ = ["TLSError", "TLSSettings", "check_verifiable_host"]
+__all__ = ["TLSError", "TLSSettings", "check_verifiable_host", "diagnose_verification"]
 
 
 class TLSError(MessengerException):
@@ -118,3 +120,27 @@ def check_verifiable_host(host: str) -> None:
         f"verify_hostname is on but {host!r} is an IP address: Proton checks certificate "
         "DNS names only, so connect by name (e.g. localhost) or turn verify_hostname off"
     )
+
+
+def diagnose_verification(
+    host: str, port: int, trusted_certificates: str, *, check_hostname: bool, timeout: float = 2.0
+) -> str | None:
+    """Why the server's certificate fails verification, in OpenSSL's words.
+
+    Proton only reports "certificate verify failed". A second, short handshake
+    with Python's ssl module (same CA file, same name check) learns the reason:
+    an unknown CA, an expired certificate, a name mismatch. None when that
+    handshake cannot tell (the server is gone, or it passes this time).
+    """
+    try:
+        context = ssl.create_default_context(cafile=trusted_certificates)
+        context.check_hostname = check_hostname
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return None
+    except ssl.SSLCertVerificationError as error:
+        return error.verify_message or None
+    except (OSError, ValueError, ssl.SSLError):
+        return None
