@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings, session, notices = startup
     from .ui.app import MsgrTuiApp  # deferred: only the UI needs textual
 
-    MsgrTuiApp(settings, notices=notices, profiles=session).run()
+    keymap = dict(session.loaded.config.keymap)
+    MsgrTuiApp(settings, notices=notices, profiles=session, keymap=keymap).run()
     return 0
 
 

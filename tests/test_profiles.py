@@ -394,3 +394,22 @@ def test_resolve_profile_by_name_for_headless_commands(tmp_path: Path) -> None:
     write(path, "[profiles.a]\ntimeout = 'x'\n")
     with pytest.raises(ValueError, match=r"profiles\.a\.timeout"):
         resolve_profile("a", str(path))
+
+
+def test_keymap_round_trips_and_bad_entries_are_named(tmp_path) -> None:
+    from msgr_tui.profiles.errors import ConfigError
+    from msgr_tui.profiles.store import read_config, write_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\n"incoming.accept" = "y"\n"app.send" = "ctrl+enter,ctrl+s"\n')
+    loaded = read_config(path)
+    assert dict(loaded.config.keymap) == {"incoming.accept": "y", "app.send": "ctrl+enter,ctrl+s"}
+    write_config(path, loaded.config, unchanged_since=loaded)
+    assert dict(read_config(path).config.keymap) == dict(loaded.config.keymap)
+
+    path.write_text('[keymap]\n"accept" = "y"\n"incoming.reject" = 5\n')
+    with pytest.raises(ConfigError) as caught:
+        read_config(path)
+    text = str(caught.value)
+    assert "keymap.accept" in text and "binding id" in text
+    assert "keymap.incoming.reject" in text and "expected keys as a string" in text

@@ -392,3 +392,28 @@ def test_an_ansi_theme_without_its_variables_is_refused(tmp_path: Path) -> None:
     themes, failures = load_themes([tmp_path])
     assert themes == []
     assert "ansi-background" in failures[0].reason
+
+
+async def test_keys_are_remapped_by_binding_id_and_the_help_shows_the_new_keys() -> None:
+    app = MsgrTuiApp(
+        Settings(listen=(LOOPBACK,), messenger_name="tui"),
+        keymap={"incoming.accept": "y", "no.such.binding": "z"},
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        address = await listening(pilot, app)
+        sender = started("remap", outgoing_window=1, blocking=False)
+        tracker = sender.put(Message(address=f"{address}/q", body="remapped"))
+        await until(pilot, lambda: (sender.work(0), incoming(app).rows)[1], "the message")
+        await pilot.press("3", "a")  # the old key does nothing now
+        await pilot.pause(0.2)
+        assert incoming(app).rows[0].state == "PENDING"
+        await pilot.press("y")
+        await until(
+            pilot, lambda: (sender.work(0), str(sender.status(tracker)))[1] == "ACCEPTED", "y"
+        )
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        assert "| `y` | Accept | `incoming.accept` |" in app.screen.markdown
+        assert any("no.such.binding" in str(n.message) for n in app._notifications)
+        await pilot.press("escape", "ctrl+q")
+        sender.stop()

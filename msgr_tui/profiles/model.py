@@ -43,7 +43,7 @@ TLS_KEYS = (
     "verify_hostname",
     "allow_insecure_plain",
 )
-TOP_LEVEL_KEYS = ("default_profile", "profiles")
+TOP_LEVEL_KEYS = ("default_profile", "keymap", "profiles")
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ class Config:
 
     profiles: tuple[Profile, ...] = ()
     default_profile: str | None = None
+    # Binding id -> keys ("incoming.accept" = "y"): remaps the app's keys.
+    keymap: tuple[tuple[str, str], ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -117,11 +119,12 @@ class Config:
         default = self.default_profile
         if replacing is not None and default == replacing:
             default = profile.name
-        return Config(tuple(profiles), default)
+        return replace(self, profiles=tuple(profiles), default_profile=default)
 
     def without_profile(self, name: str) -> Config:
         default = None if self.default_profile == name else self.default_profile
-        return Config(tuple(p for p in self.profiles if p.name != name), default)
+        profiles = tuple(p for p in self.profiles if p.name != name)
+        return replace(self, profiles=profiles, default_profile=default)
 
     def with_default(self, name: str | None) -> Config:
-        return Config(self.profiles, name)
+        return replace(self, default_profile=name)

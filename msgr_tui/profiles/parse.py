@@ -324,7 +324,30 @@ def parse_document(document: dict[str, Any]) -> tuple[Config, list[ConfigIssue]]
                     f"{default!r} is not a profile in this file (profiles: {known})",
                 )
             )
-    return Config(tuple(profiles), default), issues
+    keymap = parse_keymap(document.get("keymap", {}), issues)
+    return Config(tuple(profiles), default, keymap), issues
+
+
+_BINDING_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+def parse_keymap(table: Any, issues: list[ConfigIssue]) -> tuple[tuple[str, str], ...]:
+    """``[keymap]``: binding id = keys, e.g. ``"incoming.accept" = "y,enter"``."""
+    if not isinstance(table, dict):
+        issues.append(ConfigIssue("keymap", f"expected a table, got {describe(table)}"))
+        return ()
+    keymap = []
+    for binding_id, keys in table.items():
+        where = f"keymap.{binding_id}"
+        if not _BINDING_ID.match(binding_id):
+            issues.append(
+                ConfigIssue(where, "expected a binding id like incoming.accept (see the help, F1)")
+            )
+        elif not isinstance(keys, str) or not keys.strip():
+            issues.append(ConfigIssue(where, f"expected keys as a string, got {describe(keys)}"))
+        else:
+            keymap.append((binding_id, keys.strip()))
+    return tuple(keymap)
 
 
 def _key_path(key: str, document_text: str) -> tuple[str, ...]:

@@ -73,6 +73,8 @@ def config_document(config: Config) -> dict[str, Any]:
     document: dict[str, Any] = {}
     if config.default_profile is not None:
         document["default_profile"] = config.default_profile
+    if config.keymap:
+        document["keymap"] = dict(config.keymap)
     document["profiles"] = {profile.name: profile_table(profile) for profile in config.profiles}
     return document
 

@@ -35,7 +35,7 @@ from ..bridge import (
 from ..formatting import printable
 from ..profiles import ProfileSession
 from ..settings import Settings
-from .help_text import help_markdown
+from .help_text import help_markdown, known_binding_ids
 from .messages import BridgeBatch, CommandRequested
 from .profile_switch import ProfileSwitcher
 from .screens.detail import DetailScreen
@@ -86,6 +86,7 @@ class MsgrTuiApp(App[None]):
         notices: Iterable[str] = (),
         start_messenger: bool = True,
         profiles: ProfileSession | None = None,
+        keymap: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -96,6 +97,8 @@ class MsgrTuiApp(App[None]):
         self._quitting = False
         self.bridge_stopped = False
         self.theme_failures: list[ThemeFailure] = []
+        # Binding id -> keys, from the config file's [keymap]; the help shows it.
+        self.keymap = dict(keymap or {})
         self.profile_switcher = ProfileSwitcher(self, profiles) if profiles is not None else None
 
     # --------------------------------------------------------------- layout
@@ -134,12 +137,25 @@ class MsgrTuiApp(App[None]):
                 self.theme = DEFAULT_THEME
         for notice in self._startup_notices:
             self.notify(printable(notice), severity="warning", timeout=15)
+        self._apply_keymap()
         self._keep_panes_at_hand()
         if self._start_messenger:
             if self.profile_switcher is not None:
                 self.profile_switcher.connect_at_start()  # may ask for a password first
             else:
                 self.start_bridge()
+
+    def _apply_keymap(self) -> None:
+        if not self.keymap:
+            return
+        unknown = sorted(set(self.keymap) - known_binding_ids(self))
+        if unknown:
+            self.notify(
+                f"[keymap] has unknown binding ids: {', '.join(unknown)} (F1 lists them)",
+                severity="warning",
+                timeout=15,
+            )
+        self.set_keymap(self.keymap)
 
     def _keep_panes_at_hand(self) -> None:
         # Modal screens hide the main one from query_one: keep the panes at hand.

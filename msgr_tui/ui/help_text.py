@@ -53,6 +53,27 @@ def help_markdown(app: MsgrTuiApp) -> str:
     return "\n\n".join(sections)
 
 
+def known_binding_ids(app: MsgrTuiApp) -> set[str]:
+    """Every binding id of the app, its panes, tables and screens (for [keymap] checks)."""
+    from .screens import confirm, detail, help, password_prompt, profile_form, profiles
+
+    owners: list[type] = [
+        type(app),
+        SubscriptionsPane,
+        ComposePane,
+        IncomingPane,
+        OutgoingPane,
+        VirtualTable,
+        detail.DetailScreen,
+        help.HelpScreen,
+        confirm.ConfirmScreen,
+        password_prompt.PasswordScreen,
+        profile_form.ProfileFormScreen,
+        profiles.ProfilesScreen,
+    ]
+    return {b.id for owner in owners for b in _bindings(owner) if b.id}
+
+
 def _bindings(owner: type) -> list[Binding]:
     return [b for b in getattr(owner, "BINDINGS", []) if isinstance(b, Binding)]
 
