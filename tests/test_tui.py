@@ -417,3 +417,76 @@ async def test_keys_are_remapped_by_binding_id_and_the_help_shows_the_new_keys()
         assert any("no.such.binding" in str(n.message) for n in app._notifications)
         await pilot.press("escape", "ctrl+q")
         sender.stop()
+
+
+KILLABLE_FEED = """
+import sys, time
+from msgr_tui.messenger import Messenger, Message, MessengerException
+m = Messenger("feed")
+m.start()
+m.subscribe(sys.argv[1])
+m.blocking = False
+print("ready", flush=True)
+n = 0
+while True:
+    m.work(0.05)
+    try:  # "tui" is reachable only once the app has connected
+        m.put(Message(address="amqp://tui/news", body=n))
+        n += 1
+    except MessengerException:
+        pass
+"""
+
+
+async def test_the_app_keeps_running_when_a_peer_is_killed_and_quits_cleanly() -> None:
+    import subprocess
+    import sys
+
+    probe = started()
+    port = probe.subscribe("amqp://~127.0.0.1:0").port
+    probe.stop()
+    feed = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_FEED, f"amqp://~127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert feed.stdout is not None and feed.stdout.readline().strip() == "ready"
+        app = app_with(subscribe=(f"amqp://127.0.0.1:{port}/news",))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: len(incoming(app).rows) >= 5, "news from the feed")
+            feed.kill()
+            feed.wait(10)
+            panes = app.subscriptions
+            await until(
+                pilot,
+                lambda: any(r.state in ("retrying", "failed") for r in panes.rows),
+                "the subscription noticing",
+            )
+            assert app.is_running
+            await pilot.press("3", "down", "enter")  # still usable
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail")
+            await pilot.press("escape", "ctrl+q")
+            await until(pilot, lambda: app.bridge_stopped, "a clean stop")
+    finally:
+        feed.kill()
+        feed.wait(10)
+
+
+async def test_quit_does_not_hang_on_a_peer_that_never_speaks_amqp() -> None:
+    import socket
+
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen()
+    port = mute.getsockname()[1]
+    try:
+        app = app_with(subscribe=(f"amqp://127.0.0.1:{port}/silence",))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await listening(pilot, app)
+            conn, _ = mute.accept()  # TCP is up; AMQP never answers
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: app.bridge_stopped, "the stop", timeout=20)
+            conn.close()
+    finally:
+        mute.close()
