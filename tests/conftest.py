@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from msgr_tui.messenger import Messenger, MessengerException
 from tests.certs import CertificateSet, make_certificates
+from tests.helpers import DEADLINE, Make, started
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,3 +85,28 @@ def rabbitmq() -> Iterator[RabbitMQ]:
     )
     if not was_running:
         subprocess.run([str(BROKER_SCRIPT), "stop"], capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def messengers() -> Iterator[Make]:
+    """Factory of started Messengers (same thread) that are all stopped at teardown."""
+    made: list[Messenger] = []
+
+    def make(name: str | None = None, **properties: object) -> Messenger:
+        messenger = started(name, **properties)
+        made.append(messenger)
+        return messenger
+
+    yield make
+    for messenger in made:
+        messenger.blocking = False
+        # Errors were already asserted (or not) by the test itself.
+        with contextlib.suppress(MessengerException):
+            messenger.stop()
+    deadline = time.monotonic() + DEADLINE
+    while not all(m.stopped for m in made):
+        assert time.monotonic() < deadline, "messengers did not stop at teardown"
+        for messenger in made:
+            if not messenger.stopped:
+                with contextlib.suppress(MessengerException):
+                    messenger.work(0.005)

@@ -13,6 +13,9 @@ from msgr_tui.messenger import Interrupt, Message, Messenger, Timeout
 
 DEADLINE = 15.0
 
+# A factory of started Messengers (see the ``messengers`` fixture).
+Make = Callable[..., Messenger]
+
 
 def pump_until(
     messengers: Iterable[Messenger],

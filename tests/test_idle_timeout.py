@@ -12,12 +12,11 @@ Peers are real: other Messengers, a plain Proton ``Container`` running a
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,7 +34,7 @@ from msgr_tui.messenger import (
 )
 from msgr_tui.messenger._engine import Conn
 from tests.certs import CertificateSet
-from tests.helpers import DEADLINE, pump_until, started, wait_for
+from tests.helpers import DEADLINE, pump_until, wait_for
 
 # What the peers advertise, and how long the Messengers are left alone with them.
 PEER_IDLE = 0.5
@@ -154,31 +153,6 @@ class RawPeer(MessagingHandler):
             if not connection.state & connection.LOCAL_CLOSED:
                 connection.close()
         self._injector.close()
-
-
-@pytest.fixture
-def messengers() -> Iterator[Make]:
-    """Factory of started Messengers (same thread) that are all stopped at teardown."""
-    made: list[Messenger] = []
-
-    def make(name: str | None = None, **properties: object) -> Messenger:
-        messenger = started(name, **properties)
-        made.append(messenger)
-        return messenger
-
-    yield make
-    for messenger in made:
-        messenger.blocking = False
-        # Errors were already asserted (or not) by the test itself.
-        with contextlib.suppress(MessengerException):
-            messenger.stop()
-    deadline = time.monotonic() + DEADLINE
-    while not all(m.stopped for m in made):
-        assert time.monotonic() < deadline, "messengers did not stop at teardown"
-        for messenger in made:
-            if not messenger.stopped:
-                with contextlib.suppress(MessengerException):
-                    messenger.work(0.005)
 
 
 def pump_for(messengers: list[Messenger], period: float) -> None:

@@ -9,13 +9,12 @@ credentials"); a connection whose handshake is refused aborts its messages.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import proton
@@ -33,7 +32,7 @@ from msgr_tui.messenger import (
 from msgr_tui.messenger._engine import Conn
 from tests import certs as certs_module
 from tests.certs import CertificateSet
-from tests.helpers import DEADLINE, ThreadedPeer, pump_until, started, wait_for
+from tests.helpers import DEADLINE, ThreadedPeer, pump_until, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TLS_LISTEN = "amqps://~127.0.0.1:0"
@@ -54,31 +53,6 @@ def tls_server(cert: str, key: str, trusted: str | None = None) -> Callable[[Mes
             messenger.trusted_certificates = trusted
 
     return setup
-
-
-@pytest.fixture
-def messengers() -> Iterator[Make]:
-    """Factory of started Messengers (same thread) that are all stopped at teardown."""
-    made: list[Messenger] = []
-
-    def make(name: str | None = None, **properties: object) -> Messenger:
-        messenger = started(name, **properties)
-        made.append(messenger)
-        return messenger
-
-    yield make
-    for messenger in made:
-        messenger.blocking = False
-        # Errors were already asserted (or not) by the test itself.
-        with contextlib.suppress(MessengerException):
-            messenger.stop()
-    deadline = time.monotonic() + DEADLINE
-    while not all(m.stopped for m in made):
-        assert time.monotonic() < deadline, "messengers did not stop at teardown"
-        for messenger in made:
-            if not messenger.stopped:
-                with contextlib.suppress(MessengerException):
-                    messenger.work(0.005)
 
 
 def send_one(client: Messenger, address: str, body: object) -> int:
