@@ -34,14 +34,12 @@ from msgr_tui.messenger import (
 )
 from msgr_tui.messenger._engine import Conn
 from tests.certs import CertificateSet
-from tests.helpers import DEADLINE, pump_until, wait_for
+from tests.helpers import DEADLINE, Make, pump_until, wait_for
 
 # What the peers advertise, and how long the Messengers are left alone with them.
 PEER_IDLE = 0.5
 QUIET_PERIOD = 6 * PEER_IDLE
 IDLE_PATTERN = r"idle.timeout"
-
-Make = Callable[..., Messenger]
 
 
 # ----------------------------------------------------------------- helpers

@@ -32,12 +32,10 @@ from msgr_tui.messenger import (
 from msgr_tui.messenger._engine import Conn
 from tests import certs as certs_module
 from tests.certs import CertificateSet
-from tests.helpers import DEADLINE, ThreadedPeer, pump_until, wait_for
+from tests.helpers import DEADLINE, Make, ThreadedPeer, pump_until, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TLS_LISTEN = "amqps://~127.0.0.1:0"
-
-Make = Callable[..., Messenger]
 
 
 # ----------------------------------------------------------------- helpers
