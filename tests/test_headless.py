@@ -330,6 +330,10 @@ def test_a_bad_address_is_one_line_on_stderr_and_exit_code_2() -> None:
     assert "bad address" in lines[0] and "amqp://127.0.0.1:notaport/q" in lines[0]
     assert "not a number" in lines[0]
 
+    listening = msgr_tui("send", "~127.0.0.1:5672/q")
+    assert listening.returncode == 2
+    assert "bad address '~127.0.0.1:5672/q'" in listening.stderr and "listen" in listening.stderr
+
     bad_source = msgr_tui("recv", "amqp://[::1/q")
     assert bad_source.returncode == 2 and "bad source" in bad_source.stderr
     assert len(bad_source.stderr.splitlines()) == 1

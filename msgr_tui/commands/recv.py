@@ -26,9 +26,9 @@ from .session import (
     EXIT_FAILED,
     EXIT_INCOMPLETE,
     EXIT_OK,
-    EXIT_USAGE,
     CommandError,
     StopSignals,
+    bad_address,
     configured_messenger,
     load_settings,
     positive,
@@ -137,12 +137,12 @@ def subscribe_all(messenger: Messenger, sources: list[str], settings: Settings) 
         try:
             listen = parse_address(source).listen
         except AddressError as error:
-            raise CommandError(f"bad source: {error}", EXIT_USAGE) from None
+            raise bad_address("source", source, error) from None
         try:
             address = source if listen else with_credentials(source, settings)
             subscription = messenger.subscribe(address)
         except AddressError as error:
-            raise CommandError(f"bad source: {error}", EXIT_USAGE) from None
+            raise bad_address("source", source, error) from None
         except MessengerException as error:
             raise CommandError(f"{shown(source)}: {error}", EXIT_FAILED) from None
         if listen:

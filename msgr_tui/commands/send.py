@@ -25,6 +25,7 @@ from .session import (
     EXIT_USAGE,
     CommandError,
     StopSignals,
+    bad_address,
     configured_messenger,
     load_settings,
     non_negative,
@@ -148,7 +149,7 @@ def message_from_args(args: argparse.Namespace) -> Message:
         return build_message(draft)
     except DraftError as error:
         if error.field == "address":
-            raise CommandError(f"bad address: {error}", EXIT_USAGE) from None
+            raise bad_address("address", args.address, error) from None
         option = OPTION_OF_FIELD.get(error.field, "--body")
         raise CommandError(f"{option}: {error}", EXIT_USAGE) from None
 
@@ -240,7 +241,8 @@ class Sender:
 
     @property
     def answered(self) -> int:
-        return sum(self.outcomes.values())
+        """Messages the peer gave an outcome (ABORTED ones it never answered)."""
+        return sum(count for name, count in self.outcomes.items() if name != "aborted")
 
     @property
     def all_accepted(self) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..messenger import Messenger
-from ..messenger.address import parse_address
+from ..messenger.address import AddressError, parse_address
 from ..settings import Settings
 
 EXIT_OK = 0
@@ -132,6 +132,16 @@ def with_credentials(address: str, settings: Settings) -> str:
     if not separator:
         return f"{userinfo}@{address}"
     return f"{scheme}://{userinfo}@{rest}"
+
+
+def bad_address(what: str, address: str, error: Exception) -> CommandError:
+    """A usage error for an address, naming it once (without credentials)."""
+    try:
+        parsed = parse_address(address.strip())
+    except AddressError:
+        # The parser's own text already quotes the address (credentials masked).
+        return CommandError(f"bad {what}: {error}", EXIT_USAGE)
+    return CommandError(f"bad {what} {parsed.without_credentials()!r}: {error}", EXIT_USAGE)
 
 
 def shown(address: str) -> str:
