@@ -242,7 +242,9 @@ class Sender:
     @property
     def answered(self) -> int:
         """Messages the peer gave an outcome (ABORTED ones it never answered)."""
-        return sum(count for name, count in self.outcomes.items() if name != "aborted")
+        return sum(
+            count for name, count in self.outcomes.items() if name not in ("aborted", "unknown")
+        )
 
     @property
     def all_accepted(self) -> bool:
@@ -316,8 +318,11 @@ class Sender:
 
     def summary(self, address: str) -> str:
         """Outcome counts (the five always, others when they happened) and the rate."""
-        lines = [f"{name:<9}{count:>10}" for name, count in self.outcomes.items()]
-        unknown = len(self.waiting)
+        lines = [
+            f"{name:<9}{count:>10}" for name, count in self.outcomes.items() if name != "unknown"
+        ]
+        # Still PENDING after the close, or (never expected) no status at all.
+        unknown = len(self.waiting) + self.outcomes.get("unknown", 0)
         if unknown:
             lines.append(f"{'unknown':<9}{unknown:>10}")
         if self.count > self.put:
