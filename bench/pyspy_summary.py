@@ -1,0 +1,82 @@
+"""Summarise py-spy's collapsed stacks (``--format raw``) as text tables.
+
+    python bench/pyspy_summary.py FILE.raw [--within FUNC] [--lines] [--top N]
+
+Prints, as shares of the samples, the functions that spent the time
+themselves ("self": the innermost Python frame, which includes the C code it
+called) and the functions under which the time was spent ("inclusive").
+``--within messenger_sender`` keeps only samples taken under that function
+(leaving out imports and start-up); ``--lines`` splits functions by line.
+py-spy leaves idle samples out unless it was run with ``--idle``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+
+def frame_name(frame: str, lines: bool) -> str:
+    match = FRAME.match(frame)
+    if not match:
+        return frame
+    path = match["file"]
+    for marker in ("site-packages/", "msgr_tui/"):
+        if marker in path:
+            path = path[path.index(marker) + len(marker) :]
+            break
+    name = f"{match['func']} ({path}"
+    if lines and match["line"]:
+        name += f":{match['line']}"
+    return name + ")"
+
+
+def summarise(path: Path, within: str | None, lines: bool, top: int) -> None:
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for raw in path.read_text().splitlines():
+        stack, _, count_text = raw.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = stack.split(";")
+        if within is not None:
+            names = [FRAME.match(f)["func"] if FRAME.match(f) else f for f in frames]
+            if within not in names:
+                continue
+            frames = frames[names.index(within) :]
+        count = int(count_text)
+        total += count
+        own[frame_name(frames[-1], lines)] += count
+        for name in {frame_name(frame, lines) for frame in frames}:
+            inclusive[name] += count
+    if not total:
+        print(f"{path}: no samples{' under ' + within if within else ''}")
+        return
+    print(f"{path.name}: {total} samples{' under ' + within if within else ''}")
+    for title, counter in (("self", own), ("inclusive", inclusive)):
+        print(f"  {title}:")
+        for name, count in counter.most_common(top):
+            print(f"    {100 * count / total:5.1f}%  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--within", help="only samples under this function name")
+    parser.add_argument("--lines", action="store_true", help="split functions by line")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    for path in args.files:
+        summarise(path, args.within, args.lines, args.top)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
