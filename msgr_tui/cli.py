@@ -10,11 +10,14 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .locations import config_file
-from .profiles import ProfileSession
 from .settings import DEFAULT_LISTEN, Settings
+
+if TYPE_CHECKING:
+    from .profiles import ProfileSession
 
 SUBCOMMANDS = ("profiles", "send", "recv")
 
@@ -91,6 +94,8 @@ def prepare_startup(args: argparse.Namespace) -> tuple[Settings, ProfileSession,
     and shows the errors. Only a profile named on the command line that does
     not exist is a usage error (exit status 1).
     """
+    from .profiles import ProfileSession  # deferred: subcommands start without it
+
     session = ProfileSession(
         config_file(args.config), overrides=lambda base: settings_from_args(args, base)
     )

@@ -49,3 +49,9 @@ class Settings:
     retry: bool = True
     # When the first listen address is taken, try the next ports (the embedded default).
     listen_fallback: bool = False
+
+    def with_credentials(self, address: str) -> str:
+        """Add this profile's user and password to an address that names no user."""
+        from .messenger.address import add_credentials
+
+        return add_credentials(address, self.user, self.password)

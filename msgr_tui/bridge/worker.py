@@ -7,7 +7,6 @@ import logging
 import queue
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 from proton import Message
 
@@ -237,7 +236,7 @@ class MessengerBridge:
             self._events.append(PutFailed(command.draft_id, str(failure)))
             return
         shown = message.address
-        message.address = self._with_credentials(shown)
+        message.address = self.settings.with_credentials(shown)
         try:
             tracker = self.messenger.put(message)
         except MessengerException as failure:
@@ -247,22 +246,6 @@ class MessengerBridge:
         self._events.append(
             MessageQueued(tracker, command.draft_id, shown, message.subject or "", time.time())
         )
-
-    def _with_credentials(self, address: str) -> str:
-        """Add the profile's user and password to an address that has none."""
-        user, password = self.settings.user, self.settings.password
-        if user is None:
-            return address
-        parsed = parse_address(address)
-        if parsed.user is not None:
-            return address
-        userinfo = quote(user, safe="")
-        if password is not None:
-            userinfo += ":" + quote(password, safe="")
-        scheme, sep, rest = address.partition("://")
-        if not sep:
-            return f"{userinfo}@{address}"
-        return f"{scheme}://{userinfo}@{rest}"
 
     def _listen(self, source: str, *, fallback: bool) -> None:
         parsed = parse_address(source)
@@ -301,7 +284,7 @@ class MessengerBridge:
 
     def _subscribe(self, source: str) -> None:
         try:
-            subscription = self.messenger.subscribe(self._with_credentials(source))
+            subscription = self.messenger.subscribe(self.settings.with_credentials(source))
         except MessengerException as failure:
             self._events.append(SubscriptionState(source, "failed", str(failure)))
             self._events.append(Notice(str(failure)))

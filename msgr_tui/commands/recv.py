@@ -36,7 +36,6 @@ from .session import (
     report,
     shown,
     stop_quietly,
-    with_credentials,
 )
 
 # Messages taken, printed and settled per round. The incoming window is this
@@ -139,7 +138,7 @@ def subscribe_all(messenger: Messenger, sources: list[str], settings: Settings) 
         except AddressError as error:
             raise bad_address("source", source, error) from None
         try:
-            address = source if listen else with_credentials(source, settings)
+            address = source if listen else settings.with_credentials(source)
             subscription = messenger.subscribe(address)
         except AddressError as error:
             raise bad_address("source", source, error) from None

@@ -33,7 +33,6 @@ from .session import (
     report,
     shown,
     stop_quietly,
-    with_credentials,
 )
 
 OUTCOMES = ("accepted", "rejected", "released", "modified", "aborted")
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as error:
         report("send", str(error))
         return error.code
-    message.address = with_credentials(message.address, settings)
+    message.address = settings.with_credentials(message.address)
     messenger = configured_messenger(settings)
     in_flight = min(args.outgoing_window or args.count, MAX_IN_FLIGHT)
     sender = Sender(

@@ -20,7 +20,6 @@ import sys
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
-from urllib.parse import quote
 
 from ..messenger import Messenger
 from ..messenger.address import AddressError, parse_address
@@ -118,20 +117,6 @@ def configured_messenger(settings: Settings) -> Messenger:
         messenger.rewrite(pattern, rewritten)
     messenger.start()
     return messenger
-
-
-def with_credentials(address: str, settings: Settings) -> str:
-    """Add the profile's user and password to an address that names none."""
-    user, password = settings.user, settings.password
-    if user is None or parse_address(address).user is not None:
-        return address
-    userinfo = quote(user, safe="")
-    if password is not None:
-        userinfo += ":" + quote(password, safe="")
-    scheme, separator, rest = address.partition("://")
-    if not separator:
-        return f"{userinfo}@{address}"
-    return f"{scheme}://{userinfo}@{rest}"
 
 
 def bad_address(what: str, address: str, error: Exception) -> CommandError:

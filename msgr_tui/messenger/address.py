@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote
 
 from .errors import MessengerException
 
-__all__ = ["Address", "AddressError", "parse_address", "split_scheme"]
+__all__ = ["Address", "AddressError", "add_credentials", "parse_address", "split_scheme"]
 
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
 
@@ -186,3 +186,17 @@ def _shown(text: str) -> str:
         authority = f"{user}{':***' if colon else ''}@{host}"
     prefix = f"{scheme}://" if scheme is not None else ""
     return repr(f"{prefix}{authority}{slash}{name}")
+
+
+def add_credentials(address: str, user: str | None, password: str | None) -> str:
+    """``address`` with ``user[:password]@`` added, unless it names a user already.
+
+    Both are percent-encoded, so any character is safe in them.
+    """
+    if user is None or parse_address(address).user is not None:
+        return address
+    userinfo = quote(user, safe="")
+    if password is not None:
+        userinfo += ":" + quote(password, safe="")
+    scheme, rest = split_scheme(address)
+    return f"{userinfo}@{rest}" if scheme is None else f"{scheme}://{userinfo}@{rest}"
