@@ -7,7 +7,11 @@ themselves ("self": the innermost Python frame, which includes the C code it
 called) and the functions under which the time was spent ("inclusive").
 ``--within messenger_sender`` keeps only samples taken under that function
 (leaving out imports and start-up); ``--lines`` splits functions by line.
-py-spy leaves idle samples out unless it was run with ``--idle``.
+``--groups`` sorts the samples into the Messenger's cost centres (encode,
+decode, socket writes, event handling, ...): each sample goes to the
+innermost frame that belongs to a group.
+py-spy leaves idle samples out unless it was run with ``--idle``
+(it still counts some time in epoll_wait: read the "select" group as idle).
 """
 
 from __future__ import annotations
@@ -19,6 +23,50 @@ from collections import Counter
 from pathlib import Path
 
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+# Cost centres of the Messenger's hot paths: (group, function names).
+GROUPS = [
+    ("select (waiting)", {"EpollSelector.select", "IO.select"}),
+    (
+        "encode: Message -> bytes",
+        {"MessageEncoder.encode", "pre_encode", "Message._pre_encode", "Message.encode"},
+    ),
+    (
+        "decode: bytes -> Message",
+        {"decode_into", "Message.decode", "own_binary_sections", "recv_msg"},
+    ),
+    ("socket write + engine output (flush)", {"Driver.flush"}),
+    ("socket read + engine input", {"Driver._read"}),
+    ("hand messages to the link (pump)", {"OutgoingQueue.pump"}),
+    (
+        "incoming deliveries, answers, credit",
+        {
+            "IncomingQueue.on_delivery",
+            "OutgoingQueue.on_delivery",
+            "OutgoingQueue.on_flow",
+            "CreditScheduler.on_message",
+            "CreditScheduler.flow",
+            "CreditScheduler.on_flow",
+        },
+    ),
+    ("engine event loop (Driver.process)", {"Driver.process"}),
+    (
+        "windows, trackers, dispositions",
+        {
+            "IncomingQueue.get",
+            "IncomingQueue.act",
+            "IncomingQueue.trim",
+            "dispose",
+            "OutgoingQueue.add",
+            "OutgoingQueue.trim",
+            "OutgoingQueue._set_status",
+            "Messenger.status",
+        },
+    ),
+    ("put: address, rewrite, reply_to", {"Messenger.put"}),
+    ("rest of the I/O round (pump, ticks)", {"Driver.pump", "Messenger._sync"}),
+]
+GROUP_OF = {name: group for group, names in GROUPS for name in names}
 
 
 def frame_name(frame: str, lines: bool) -> str:
@@ -36,9 +84,19 @@ def frame_name(frame: str, lines: bool) -> str:
     return name + ")"
 
 
-def summarise(path: Path, within: str | None, lines: bool, top: int) -> None:
+def group_of(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        match = FRAME.match(frame)
+        group = GROUP_OF.get(match["func"] if match else frame)
+        if group is not None:
+            return group
+    return "other"
+
+
+def summarise(path: Path, within: str | None, lines: bool, top: int, groups: bool) -> None:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    grouped: Counter[str] = Counter()
     total = 0
     for raw in path.read_text().splitlines():
         stack, _, count_text = raw.rpartition(" ")
@@ -53,13 +111,15 @@ def summarise(path: Path, within: str | None, lines: bool, top: int) -> None:
         count = int(count_text)
         total += count
         own[frame_name(frames[-1], lines)] += count
+        grouped[group_of(frames)] += count
         for name in {frame_name(frame, lines) for frame in frames}:
             inclusive[name] += count
     if not total:
         print(f"{path}: no samples{' under ' + within if within else ''}")
         return
     print(f"{path.name}: {total} samples{' under ' + within if within else ''}")
-    for title, counter in (("self", own), ("inclusive", inclusive)):
+    tables = [("groups", grouped)] if groups else [("self", own), ("inclusive", inclusive)]
+    for title, counter in tables:
         print(f"  {title}:")
         for name, count in counter.most_common(top):
             print(f"    {100 * count / total:5.1f}%  {name}")
@@ -71,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--within", help="only samples under this function name")
     parser.add_argument("--lines", action="store_true", help="split functions by line")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--groups", action="store_true", help="the Messenger's cost centres")
     args = parser.parse_args(argv)
     for path in args.files:
-        summarise(path, args.within, args.lines, args.top)
+        summarise(path, args.within, args.lines, args.top, args.groups)
         print()
     return 0
 
