@@ -130,9 +130,10 @@ class CreditScheduler:
         self.distributed -= 1
         impl = link.impl
         credit = lib.pn_link_credit(impl)
-        if not self.blocked and self.credit > 0 and not lib.pn_link_get_drain(impl):
-            share = self.share()
-            if credit < int(share * 0.2 + 0.5):
+        if self.credit > 0 and not self.blocked:
+            # self.share(), inline: this runs for every message received.
+            share = max((self.credit + self.distributed) // self.receivers, 1)
+            if credit < int(share * 0.2 + 0.5) and not lib.pn_link_get_drain(impl):
                 more = min(self.credit, share - credit)
                 if more > 0:
                     self.credit -= more

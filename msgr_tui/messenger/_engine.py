@@ -110,6 +110,7 @@ class Conn:
         "ssl",
         "timpl",
         "transport",
+        "unflushed",
         "write_shut",
     )
 
@@ -137,6 +138,8 @@ class Conn:
         self.closing = False
         self.closed = False
         self.write_shut = False
+        # Bytes put since the last flush (see Messenger.put).
+        self.unflushed = 0
         self.error: str | None = None
         # Messages given up as ABORTED because links of this connection closed.
         self.aborted = 0
@@ -441,6 +444,7 @@ class Driver:
         """Write what the transport has to send, as far as the socket takes it."""
         if conn.closed or conn.connecting or conn.sock is None:
             return False
+        conn.unflushed = 0
         timpl = conn.timpl
         wrote = False
         while True:

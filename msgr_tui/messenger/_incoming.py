@@ -9,6 +9,8 @@ from typing import Any
 from cproton_ffi import ffi, lib
 from proton import Message
 
+from ._codec import decode_into
+from ._codec import owned as owned  # re-exported: the bridge uses it
 from ._links import Incoming, Link
 from .errors import MessengerException
 from .status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
@@ -34,6 +36,10 @@ class IncomingQueue:
         self._next_seq = 0
         self._recent: deque[Incoming] = deque()
         self._tracked: dict[int, Incoming] = {}
+        # Entries of the window not decided yet, oldest first (may also hold
+        # decided or settled ones until the next bulk act or trim), so that
+        # accept()/reject() cost what they decide, not the window's size.
+        self._undecided: deque[Incoming] = deque()
         # Told when a tracker leaves the window and is accepted for the application.
         self.on_auto_settled: SettledListener | None = None
 
@@ -87,8 +93,7 @@ class IncomingQueue:
         entry.data = None
         if message is not None:
             try:
-                message.decode(data)
-                own_binary_sections(message)
+                decode_into(message, data)
             except Exception as error:
                 dispose(entry, REJECTED)
                 raise MessengerException(
@@ -97,6 +102,7 @@ class IncomingQueue:
                 ) from None
         if self.window:
             self._recent.append(entry)
+            self._undecided.append(entry)
             self._tracked[entry.tracker] = entry
             self.trim()
         else:
@@ -106,7 +112,13 @@ class IncomingQueue:
     def act(self, tracker: int | None, outcome: Status) -> bool:
         """Settle one tracker, or every undecided one in the window; True if any."""
         if tracker is None:
-            entries = [entry for entry in self._recent if entry.outcome is None]
+            tracked = self._tracked
+            entries = [
+                entry
+                for entry in self._undecided
+                if entry.outcome is None and tracked.get(entry.tracker) is entry
+            ]
+            self._undecided.clear()
         else:
             entry = self._tracked.get(tracker)
             entries = [entry] if entry is not None and entry.outcome is None else []
@@ -142,6 +154,9 @@ class IncomingQueue:
                 dispose(entry, ACCEPTED)
                 if self.on_auto_settled is not None:
                     self.on_auto_settled(entry.tracker, ACCEPTED)
+        undecided = self._undecided
+        while undecided and undecided[0].tracker not in self._tracked:
+            undecided.popleft()
 
 
 def dispose(entry: Incoming, outcome: Status | None) -> None:
@@ -154,39 +169,3 @@ def dispose(entry: Incoming, outcome: Status | None) -> None:
     if outcome is not None:
         lib.pn_delivery_update(delivery, _DISPOSITION[outcome])
     lib.pn_delivery_settle(delivery)
-
-
-def owned(value: Any) -> Any:
-    """``value`` with every memoryview replaced by bytes (recursively).
-
-    Proton 0.40 decodes AMQP binary into memoryviews over the Message's own
-    buffers, which the next ``get`` into the same Message overwrites. The
-    original API handed out bytes; programs keep bodies across ``get`` calls.
-    """
-    kind = type(value)
-    if kind is memoryview:
-        return value.tobytes()
-    if isinstance(value, dict):
-        if any(type(k) is memoryview or type(v) in _CONTAINERS for k, v in value.items()):
-            return type(value)((owned(k), owned(v)) for k, v in value.items())
-        return value
-    if kind is list or kind is tuple:
-        if any(type(item) in _CONTAINERS for item in value):
-            return kind(owned(item) for item in value)
-        return value
-    return value
-
-
-_CONTAINERS = {memoryview, dict, list, tuple}
-
-
-def own_binary_sections(message: Message) -> None:
-    body = message.body
-    if type(body) in _CONTAINERS or isinstance(body, dict):
-        message.body = owned(body)
-    for section in ("properties", "annotations", "instructions"):
-        value = getattr(message, section)
-        if value:
-            fixed = owned(value)
-            if fixed is not value:
-                setattr(message, section, fixed)

@@ -6,7 +6,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import cproton
 from cproton_ffi import ffi, lib
 
 from ._links import Link, Outgoing
@@ -78,15 +77,17 @@ class OutgoingQueue:
             return
         impl = link.impl
         credit = lib.pn_link_credit(impl)
-        delivery_for = cproton.pn_delivery
+        delivery_for = lib.pn_delivery
         send = lib.pn_link_send
         advance = lib.pn_link_advance
+        from_buffer = ffi.from_buffer
         unanswered = link.unanswered
         while queue and credit > 0:
             entry = queue.popleft()
             data = entry.data
-            delivery = delivery_for(impl, entry.tracker.to_bytes(8, "big"))
-            send(impl, ffi.from_buffer(data), len(data))
+            # The delivery tag is the tracker; pn_delivery copies it.
+            delivery = delivery_for(impl, (8, from_buffer(entry.tracker.to_bytes(8, "big"))))
+            send(impl, from_buffer(data), len(data))
             advance(impl)
             if not self.retain:
                 entry.data = None
