@@ -1,4 +1,10 @@
-"""An immutable copy of a received message, safe to hand to the UI thread."""
+"""An immutable copy of a received message, safe to hand to the UI thread.
+
+In a flood this copy is made for every message, so it reads the C message
+through the engine's own getters (about 7 µs) rather than through
+``proton.Message``'s properties (about 25 µs, more than decoding the message).
+The bridge can then reuse one Message for every ``get``.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,32 @@ from dataclasses import dataclass
 from typing import Any
 
 import cproton
+from cproton_ffi import ffi, lib
 from proton import Message
 
 from ..messenger._incoming import owned
 
-
-def _symbol_field(value: object, getter: object, message: Message) -> str | None:
-    """Proton 0.40 turns an absent content type into the symbol 'None'; read the C field."""
-    return None if getter(message._msg) is None else str(value)  # type: ignore[operator]
+_string = ffi.string
 
 
-@dataclass(frozen=True, slots=True)
+def _text(pointer: Any) -> str | None:
+    return _string(pointer).decode("utf-8", "replace") if pointer else None
+
+
+def _seconds(millis: int) -> float | None:
+    return millis / 1000.0 if millis else None
+
+
+def _dict(value: Any) -> dict[Any, Any] | None:
+    return dict(value) if value else None
+
+
+@dataclass(slots=True)
 class IncomingMessage:
+    """A received message's fields. Treat it as read-only: it is shared by the
+    panes and screens (not frozen only because a frozen dataclass is built
+    several times slower, and one is built per message)."""
+
     seq: int
     tracker: int
     received_at: float
@@ -46,34 +66,33 @@ class IncomingMessage:
 
     @classmethod
     def capture(cls, message: Message, seq: int, tracker: int, at: float) -> IncomingMessage:
+        """Copy every field of ``message`` (it may be reused right after)."""
+        handle = message._msg
+        user_id = lib.pn_message_get_user_id(handle)
         return cls(
-            seq=seq,
-            tracker=tracker,
-            received_at=at,
-            address=message.address,
-            subject=message.subject,
-            body=message.body,
-            reply_to=message.reply_to,
-            correlation_id=owned(message.correlation_id),
-            message_id=owned(message.id),
-            user_id=owned(message.user_id) or None,
-            content_type=_symbol_field(
-                message.content_type, cproton.pn_message_get_content_type, message
-            ),
-            content_encoding=_symbol_field(
-                message.content_encoding, cproton.pn_message_get_content_encoding, message
-            ),
-            creation_time=message.creation_time or None,
-            expiry_time=message.expiry_time or None,
-            group_id=message.group_id,
-            group_sequence=message.group_sequence or None,
-            reply_to_group_id=message.reply_to_group_id,
-            durable=message.durable,
-            priority=message.priority,
-            ttl=message.ttl or None,
-            first_acquirer=message.first_acquirer,
-            delivery_count=message.delivery_count,
-            properties=dict(message.properties) if message.properties else None,
-            annotations=dict(message.annotations) if message.annotations else None,
-            instructions=dict(message.instructions) if message.instructions else None,
+            seq,
+            tracker,
+            at,
+            _text(lib.pn_message_get_address(handle)),
+            _text(lib.pn_message_get_subject(handle)),
+            message.body,
+            _text(lib.pn_message_get_reply_to(handle)),
+            owned(cproton.msgid2py(lib.pn_message_get_correlation_id(handle))),
+            owned(cproton.msgid2py(lib.pn_message_get_id(handle))),
+            ffi.unpack(user_id.start, user_id.size) if user_id.size else None,
+            _text(lib.pn_message_get_content_type(handle)),
+            _text(lib.pn_message_get_content_encoding(handle)),
+            _seconds(lib.pn_message_get_creation_time(handle)),
+            _seconds(lib.pn_message_get_expiry_time(handle)),
+            _text(lib.pn_message_get_group_id(handle)),
+            lib.pn_message_get_group_sequence(handle) or None,
+            _text(lib.pn_message_get_reply_to_group_id(handle)),
+            bool(lib.pn_message_is_durable(handle)),
+            lib.pn_message_get_priority(handle),
+            _seconds(lib.pn_message_get_ttl(handle)),
+            bool(lib.pn_message_is_first_acquirer(handle)),
+            lib.pn_message_get_delivery_count(handle),
+            _dict(message.properties),
+            _dict(message.annotations),
+            _dict(message.instructions),
         )

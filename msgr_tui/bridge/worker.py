@@ -39,6 +39,10 @@ Emit = Callable[[list[BridgeEvent]], None]
 
 # How often events are handed to the UI: about once a frame, never per message.
 BATCH_INTERVAL = 1 / 30
+# In a flood, every batch repaints the tables; ten a second is plenty to watch
+# and leaves the UI thread time for the user's keys.
+FLOOD_BATCH_INTERVAL = 1 / 10
+FLOOD_BATCH_SIZE = 200
 # Messages taken off the incoming queue per round, so commands stay responsive in a flood.
 GET_BATCH = 2_000
 STATS_INTERVAL = 1.0
@@ -65,6 +69,7 @@ class MessengerBridge:
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._events: list[BridgeEvent] = []
         self._last_flush = 0.0
+        self._interval = BATCH_INTERVAL
         self._stopping = False
         self._seq = 0
         self._received = 0
@@ -142,7 +147,7 @@ class MessengerBridge:
 
     def _loop(self) -> None:
         messenger = self.messenger
-        message = Message()
+        message = Message()  # reused: every get is copied out (see snapshot)
         while not self._stopping:
             self._run_commands()
             if self._stopping:
@@ -152,8 +157,8 @@ class MessengerBridge:
                 self._take(message)
                 taken += 1
             try:
-                messenger.recv(-1)
-                messenger.send(0)
+                # One round of I/O a turn: credit (recv(-1) was called once at
+                # start) and the outgoing links are kept going by work() itself.
                 wait = 0.0 if messenger.incoming else self._until_next_flush()
                 messenger.work(wait)
             except Interrupt:
@@ -182,7 +187,7 @@ class MessengerBridge:
     def _until_next_flush(self) -> float:
         if not self._events:
             return STATS_INTERVAL
-        return max(0.0, self._last_flush + BATCH_INTERVAL - self._clock())
+        return max(0.0, self._last_flush + self._interval - self._clock())
 
     def _run_commands(self) -> None:
         while True:
@@ -358,10 +363,11 @@ class MessengerBridge:
         if not self._events:
             return
         now = self._clock()
-        if not force and now - self._last_flush < BATCH_INTERVAL:
+        if not force and now - self._last_flush < self._interval:
             return
         batch, self._events = self._events, []
         self._last_flush = now
+        self._interval = FLOOD_BATCH_INTERVAL if len(batch) > FLOOD_BATCH_SIZE else BATCH_INTERVAL
         self._emit(batch)
 
     def _shutdown(self) -> None:

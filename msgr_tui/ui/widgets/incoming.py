@@ -100,6 +100,8 @@ class IncomingPane(Vertical, can_focus=False):
         self._filter = ""
         self._view: list[IncomingRow] = self.rows
         self.dropped_pending = 0
+        # Rows still waiting for a decision (kept as a count: a flood adds rows per frame).
+        self.pending = 0
         # Every message ever shown, including rows since dropped by max_messages.
         self.received_total = 0
 
@@ -135,6 +137,7 @@ class IncomingPane(Vertical, can_focus=False):
         if not new_rows:
             return
         self.received_total += len(new_rows)
+        self.pending += len(new_rows)
         self.rows.extend(new_rows)
         for row in new_rows:
             self._by_tracker[row.message.tracker] = row
@@ -153,6 +156,8 @@ class IncomingPane(Vertical, can_focus=False):
         row = self._by_tracker.get(tracker)
         if row is None:
             return
+        if row.state == PENDING and state != PENDING:
+            self.pending -= 1
         row.state = state
         row.automatic = automatic
         row._search = None
@@ -179,6 +184,7 @@ class IncomingPane(Vertical, can_focus=False):
             for row in dropped:
                 self._by_tracker.pop(row.message.tracker, None)
             self.dropped_pending += len(dropped)
+            self.pending -= len(dropped)
             self.notify(
                 f"{len(dropped)} pending messages were dropped from the view (max_messages="
                 f"{self.max_messages}); they stay unsettled until they leave the incoming window",
@@ -188,7 +194,7 @@ class IncomingPane(Vertical, can_focus=False):
         return True
 
     def _update_title(self) -> None:
-        pending = sum(1 for row in self.rows if row.state == PENDING)
+        pending = self.pending
         shown = f"{len(self._view)}/{len(self.rows)}" if self._filter else str(len(self.rows))
         self.border_subtitle = f"{shown} messages · {pending} pending"
 
@@ -248,7 +254,7 @@ class IncomingPane(Vertical, can_focus=False):
         self._decide(Release)
 
     def action_accept_all(self) -> None:
-        if not any(row.state == PENDING for row in self.rows):
+        if not self.pending:
             self.notify("no pending messages", severity="information")
             return
         self.post_message(CommandRequested(Accept(None)))
