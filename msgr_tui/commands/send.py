@@ -213,6 +213,11 @@ def body_from_bytes(data: bytes) -> str | bytes:
         return data
 
 
+# Messages put between two rounds of I/O: small enough that the link never
+# runs out of credit in the middle of a burst, large enough to batch writes.
+PUT_CHUNK = 256
+
+
 @dataclass
 class Sender:
     """Streams ``count`` copies of ``message`` and counts every outcome.
@@ -257,14 +262,20 @@ class Sender:
         batch = max(self.in_flight // 2, 1)
         self._last_answer_at = self.progress.elapsed()
         while (self.put < self.count or waiting) and not signals.requested:
-            room = min(self.in_flight - len(waiting), self.count - self.put)
+            room = min(self.in_flight - len(waiting), self.count - self.put, PUT_CHUNK)
             for _ in range(room):
                 waiting.append(put(message))
             self.put += room
-            # Wait for half the window: the other half keeps the link busy. A
-            # Timeout is only a tick (redraw, check for a stall); Interrupt a signal.
+            # A Timeout is only a tick (redraw, check for a stall); Interrupt a signal.
             with contextlib.suppress(Timeout, Interrupt):
-                messenger.send(min(batch, len(waiting)))
+                if len(waiting) >= self.in_flight or self.put >= self.count:
+                    # The window is full (or all is put): wait for half of it;
+                    # the other half keeps the link busy.
+                    messenger.send(min(batch, len(waiting)))
+                else:
+                    # Between chunks, one round of I/O without waiting: the
+                    # peer's new credit and answers come in, puts go out.
+                    messenger.send(0)
             if self.tally_answered():
                 self._last_answer_at = self.progress.elapsed()
             else:
