@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -56,12 +59,40 @@ def test_a_missing_file_names_its_field(certs: CertificateSet, tmp_path: Path) -
 
 
 def test_an_unreadable_file_names_its_field(certs: CertificateSet, tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
     locked = tmp_path / "locked.pem"
     locked.write_bytes(Path(certs.client_key).read_bytes())
     locked.chmod(0)
-    assert fields(certificate=certs.client_cert, private_key=str(locked)) == ["private_key"]
+    if os.geteuid() != 0:
+        assert fields(certificate=certs.client_cert, private_key=str(locked)) == ["private_key"]
+        return
+    # Root reads any file; without the capabilities that let it (as a root
+    # process in a hardened container would be), mode 000 is unreadable again.
+    code = (
+        "import json, sys\n"
+        "from msgr_tui.tlscheck import check_tls\n"
+        "problems = check_tls(certificate=sys.argv[1], private_key=sys.argv[2])\n"
+        "print(json.dumps([[p.field, p.message] for p in problems]))\n"
+    )
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            "--",
+            sys.executable,
+            "-c",
+            code,
+            certs.client_cert,
+            str(locked),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    problems = json.loads(result.stdout)
+    assert [field for field, _ in problems] == ["private_key"]
+    assert "not readable" in problems[0][1] or "ermission" in problems[0][1]
 
 
 def test_a_directory_is_not_a_file(certs: CertificateSet, tmp_path: Path) -> None:
