@@ -6,6 +6,10 @@ Plain data, no UI and no I/O; the worker bridge and the app both read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .messenger import Messenger
 
 DEFAULT_LISTEN = "amqp://~127.0.0.1:5672"
 DEFAULT_MAX_MESSAGES = 10_000
@@ -49,6 +53,25 @@ class Settings:
     retry: bool = True
     # When the first listen address is taken, try the next ports (the embedded default).
     listen_fallback: bool = False
+
+    def configure(self, messenger: Messenger, *, insecure_plain: bool = True) -> None:
+        """Give ``messenger`` this profile's TLS files, routes and rewrites.
+
+        ``insecure_plain`` False leaves SASL PLAIN over plain TCP at the
+        Messenger's own default rather than the profile's choice.
+        """
+        tls = self.tls
+        messenger.certificate = tls.certificate
+        messenger.private_key = tls.private_key
+        messenger.password = tls.key_password
+        messenger.trusted_certificates = tls.trusted_certificates
+        messenger.verify_hostname = tls.verify_hostname
+        if insecure_plain:
+            messenger.allow_insecure_mechs = tls.allow_insecure_plain
+        for pattern, address in self.routes:
+            messenger.route(pattern, address)
+        for pattern, rewritten in self.rewrites:
+            messenger.rewrite(pattern, rewritten)
 
     def with_credentials(self, address: str) -> str:
         """Add this profile's user and password to an address that names no user."""

@@ -118,18 +118,8 @@ class MessengerBridge:
         messenger.timeout = settings.timeout
         messenger.incoming_window = settings.incoming_window
         messenger.outgoing_window = settings.outgoing_window
-        tls = settings.tls
-        messenger.certificate = tls.certificate
-        messenger.private_key = tls.private_key
-        messenger.password = tls.key_password
-        messenger.trusted_certificates = tls.trusted_certificates
-        messenger.verify_hostname = tls.verify_hostname
-        messenger.allow_insecure_mechs = tls.allow_insecure_plain
         messenger.retry = settings.retry
-        for pattern, address in settings.routes:
-            messenger.route(pattern, address)
-        for pattern, address in settings.rewrites:
-            messenger.rewrite(pattern, address)
+        settings.configure(messenger)
         messenger.on_event = self._on_messenger_event
         messenger.start()
         for index, source in enumerate(settings.listen):

@@ -101,20 +101,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
 def configured_messenger(settings: Settings) -> Messenger:
     """A started Messenger with the profile's name, TLS, routes and rewrites applied."""
     messenger = Messenger(settings.messenger_name)
-    tls = settings.tls
-    messenger.certificate = tls.certificate
-    messenger.private_key = tls.private_key
-    messenger.password = tls.key_password
-    messenger.trusted_certificates = tls.trusted_certificates
-    messenger.verify_hostname = tls.verify_hostname
-    if settings.profile is not None:
-        # A profile decides this; without one, credentials written in the
-        # address keep the Messenger's default (PLAIN allowed, as the original).
-        messenger.allow_insecure_mechs = tls.allow_insecure_plain
-    for pattern, address in settings.routes:
-        messenger.route(pattern, address)
-    for pattern, rewritten in settings.rewrites:
-        messenger.rewrite(pattern, rewritten)
+    # A profile decides PLAIN over plain TCP; without one, credentials written
+    # in the address keep the Messenger's default (allowed, as the original).
+    settings.configure(messenger, insecure_plain=settings.profile is not None)
     messenger.start()
     return messenger
 
