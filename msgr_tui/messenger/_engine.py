@@ -21,7 +21,6 @@ import os
 import selectors
 import socket
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import cproton
@@ -78,7 +77,6 @@ class Handler(Protocol):
     def on_remote_link(self, conn: Conn, impl: Any, is_sender: bool) -> Link: ...
     def on_link_closed(self, link: Link, error: str | None) -> None: ...
     def on_connection_closed(self, conn: Conn, error: str | None) -> None: ...
-    def on_listener_closed(self, listener: Listener, error: str | None) -> None: ...
     def explain_failure(self, conn: Conn, error: str) -> str: ...
 
 
@@ -660,9 +658,6 @@ class Driver:
             self._teardown(conn, None)
         for listener in list(self.listeners):
             self.close_listener(listener)
-
-    def live_conns(self) -> Iterable[Conn]:
-        return [conn for conn in self.conns.values() if not conn.closed]
 
 
 def _format_sockaddr(sockaddr: Any) -> str:

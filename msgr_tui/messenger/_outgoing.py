@@ -139,9 +139,6 @@ class OutgoingQueue:
             return False
         return entry.link_seq >= link.handed - lib.pn_link_queued(link.impl)
 
-    def is_tracked(self, tracker: int) -> bool:
-        return tracker in self._tracked
-
     def settle(self, tracker: int | None) -> None:
         """Forget one tracker, or every one; their deliveries are settled."""
         if tracker is None:

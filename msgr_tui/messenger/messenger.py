@@ -1073,11 +1073,6 @@ class Messenger:
                 return f"{error} ({reason})"
         return error
 
-    def on_listener_closed(self, listener: Listener, error: str | None) -> None:
-        if listener.subscription is not None:
-            listener.subscription.state = "failed" if error else "closed"
-            listener.subscription.error = error
-
 
 def _window(value: int, name: str) -> int:
     try:
