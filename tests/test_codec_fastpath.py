@@ -7,7 +7,8 @@ import uuid
 import pytest
 from proton import Message, char, symbol, ulong
 
-from msgr_tui.messenger._codec import MessageEncoder, decode_into, owned
+from msgr_tui.messenger._codec import Encoder as MessageEncoder
+from msgr_tui.messenger._codec import decode_into, owned
 
 BODIES = [
     None,

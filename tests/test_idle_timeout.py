@@ -32,7 +32,7 @@ from msgr_tui.messenger import (
     MessengerException,
     Timeout,
 )
-from msgr_tui.messenger._engine import Conn
+from msgr_tui.messenger.views import ConnectionView
 from tests.certs import CertificateSet
 from tests.helpers import DEADLINE, Make, pump_until, wait_for
 
@@ -161,8 +161,8 @@ def pump_for(messengers: list[Messenger], period: float) -> None:
             messenger.work(min(left, 0.05) if len(messengers) > 1 else left)
 
 
-def only_conn(messenger: Messenger) -> Conn:
-    conns = list(messenger._driver.conns.values())
+def only_conn(messenger: Messenger) -> ConnectionView:
+    conns = list(messenger.connections)
     assert len(conns) == 1, conns
     return conns[0]
 
@@ -181,15 +181,15 @@ def test_a_peer_advertised_idle_timeout_is_honoured_while_the_messenger_works(
         assert client.status(first) is ACCEPTED
         conn = only_conn(client)
         # The peer really asked (Proton advertises half of its own limit).
-        assert 0 < conn.transport.remote_idle_timeout <= PEER_IDLE
+        assert 0 < conn.remote_idle_timeout <= PEER_IDLE
 
         pump_for([client], QUIET_PERIOD)
 
-        assert not conn.closed and only_conn(client) is conn
+        assert only_conn(client).id == conn.id
         second = client.put(Message(address=address, body="after"))
         client.send()
         assert client.status(second) is ACCEPTED
-        assert only_conn(client) is conn
+        assert only_conn(client).id == conn.id
         wait_for(lambda: len(peer.received) == 2, what="both messages at the raw peer")
         assert peer.received == ["before", "after"]
         assert peer.opened == 1
@@ -206,7 +206,7 @@ def test_blocking_calls_keep_the_connection_alive_too(messengers: Make) -> None:
             client.recv(1)
         assert subscription.state == "attached"
         conn = only_conn(client)
-        assert 0 < conn.transport.remote_idle_timeout <= PEER_IDLE
+        assert 0 < conn.remote_idle_timeout <= PEER_IDLE
         assert peer.errors == []
 
         client.timeout = 10
@@ -216,7 +216,7 @@ def test_blocking_calls_keep_the_connection_alive_too(messengers: Make) -> None:
         received = Message()
         client.get(received)
         assert received.body == "finally"
-        assert only_conn(client) is conn
+        assert only_conn(client).id == conn.id
         assert peer.opened == 1
         assert peer.errors == []
         client.stop()
@@ -234,13 +234,13 @@ def test_a_listening_messenger_honours_a_connecting_peers_idle_timeout(
         pump_until([server], lambda: server.incoming == 1, what="the first message")
         server.get()
         conn = only_conn(server)
-        assert not conn.outbound
-        assert 0 < conn.transport.remote_idle_timeout <= PEER_IDLE
+        assert conn.inbound
+        assert 0 < conn.remote_idle_timeout <= PEER_IDLE
 
         pump_for([server], QUIET_PERIOD)
 
         assert peer.errors == []
-        assert not conn.closed and only_conn(server) is conn
+        assert only_conn(server).id == conn.id
         peer.send("after")
         pump_until([server], lambda: server.incoming == 1, what="the second message")
         received = Message()
@@ -280,13 +280,13 @@ def test_messengers_keep_each_other_alive(
     first = client.put(Message(address=address, body="before"))
     pump_until(both, lambda: deliver() or client.status(first) is ACCEPTED, what="acceptance")
     conn = only_conn(client)
-    assert 0 < conn.transport.remote_idle_timeout <= PEER_IDLE
-    assert (conn.ssl is not None) is (scheme == "amqps")
+    assert 0 < conn.remote_idle_timeout <= PEER_IDLE
+    assert (conn.tls_protocol is not None) is (scheme == "amqps")
 
     pump_for(both, QUIET_PERIOD)
 
-    assert not conn.closed and only_conn(client) is conn
-    assert len(server._driver.conns) == 1
+    assert only_conn(client).id == conn.id
+    assert len(server.connections) == 1
     second = client.put(Message(address=address, body="after"))
     pump_until(both, lambda: deliver() or client.status(second) is ACCEPTED, what="acceptance")
     assert bodies == ["before", "after"]
@@ -301,12 +301,12 @@ def test_a_peers_shorter_idle_timeout_is_honoured_when_the_messenger_has_its_own
         client.put(Message(address=address, body="before"))
         client.send()
         conn = only_conn(client)
-        assert 0 < conn.transport.remote_idle_timeout <= PEER_IDLE
+        assert 0 < conn.remote_idle_timeout <= PEER_IDLE
 
         pump_for([client], QUIET_PERIOD)
 
         assert peer.errors == []
-        assert not conn.closed
+        assert only_conn(client).id == conn.id
         second = client.put(Message(address=address, body="after"))
         client.send()
         assert client.status(second) is ACCEPTED
@@ -321,18 +321,17 @@ def test_a_messenger_that_is_not_called_is_dropped_by_the_peer(messengers: Make)
         address = f"amqp://127.0.0.1:{peer.port}/q"
         client.put(Message(address=address, body="before"))
         client.send()
-        conn = only_conn(client)
+        only_conn(client)  # exactly one connection
 
         # No call into the client: nothing keeps the connection alive.
         wait_for(lambda: peer.errors, what="the raw peer to give up on the client")
         assert any("idle-timeout" in error for error in peer.errors), peer.errors
 
         with pytest.raises(MessengerException, match=IDLE_PATTERN) as caught:
-            pump_until([client], lambda: conn.closed, what="the client to see the close")
+            pump_until([client], lambda: not client.connections, what="the client to see the close")
             client.work(0)
         assert f"127.0.0.1:{peer.port}" in str(caught.value)
-        assert conn.closed
-        assert client._driver.conns == {}
+        assert client.connections == ()
         client.stop()
         assert client.stopped
 
@@ -355,7 +354,7 @@ def test_the_messengers_idle_timeout_closes_a_connection_to_a_silent_socket(
         assert f"{scheme}://127.0.0.1:{port}" in str(caught.value)
         assert client.status(tracker) is ABORTED
         assert client.outgoing == 0
-        assert client._driver.conns == {}
+        assert client.connections == ()
         client.stop()
         assert client.stopped
 
@@ -372,21 +371,21 @@ def test_the_messengers_idle_timeout_drops_a_peer_that_stops_working(
     pump_until([client, server], lambda: server.incoming == 1, what="the first message")
     server.get()
     pump_until([client, server], lambda: client.status(first) is ACCEPTED, what="acceptance")
-    conn = only_conn(client)
+    only_conn(client)  # exactly one connection
     server_conn = only_conn(server)
     # The server Messenger heard the client's timeout and would keep it alive...
-    assert 0 < server_conn.transport.remote_idle_timeout <= PEER_IDLE
+    assert 0 < server_conn.remote_idle_timeout <= PEER_IDLE
 
     # ...but from now on nobody calls it. The next message goes out with credit
     # the server granted earlier, and is never answered.
     second = client.put(Message(address=address, body="never answered"))
     with pytest.raises(MessengerException, match=IDLE_PATTERN) as caught:
-        pump_until([client], lambda: conn.closed, what="the idle timeout")
+        pump_until([client], lambda: not client.connections, what="the idle timeout")
         client.work(0)
     assert f"127.0.0.1:{port}" in str(caught.value)
     assert client.status(second) is ABORTED
-    assert client._driver.conns == {}
+    assert client.connections == ()
 
     # The server, once it works again, finds the connection closed; its listener stays.
-    pump_until([server], lambda: server._driver.conns == {}, what="the server to see the close")
-    assert len(server._driver.listeners) == 1
+    pump_until([server], lambda: not server.connections, what="the server to see the close")
+    assert [s.state for s in server.subscriptions] == ["listening"]

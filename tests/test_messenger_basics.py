@@ -155,8 +155,8 @@ def test_connections_are_reused_for_the_same_host_port_and_credentials() -> None
             client.put(Message(address=f"{peer.address}/{name}", body=name))
         client.put(Message(address=f"amqp://localhost:{peer.port}/c", body="c"))
         client.send()
-        assert len(client._driver.conns) == 2  # 127.0.0.1 and localhost differ as hosts
-        links = [link.address for conn in client._driver.conns.values() for link in conn.links]
+        assert len(client.connections) == 2  # 127.0.0.1 and localhost differ as hosts
+        links = [link.address for conn in client.connections for link in conn.links]
         assert sorted(links) == ["a", "b", "c"]
         client.stop()
 
@@ -249,7 +249,7 @@ def test_nonblocking_stop_is_finished_by_work() -> None:
         pump_until([client], lambda: client.outgoing == 0, what="the message on the wire")
         client.stop()  # returns at once; the close handshake may need more rounds
         pump_until([client], lambda: client.stopped, what="stopped")
-        assert client._driver.conns == {}
+        assert client.connections == ()
 
 
 def test_blocking_stop_closes_listeners_and_connections() -> None:
@@ -282,9 +282,7 @@ def test_messages_still_waiting_for_credit_are_aborted_by_stop() -> None:
     tracker = client.put(Message(address=f"amqp://127.0.0.1:{port}/q", body="stuck"))
     pump_until(
         [client, silent],
-        lambda: (
-            client._driver.conns and all(c.remote_opened for c in client._driver.conns.values())
-        ),
+        lambda: client.connections and all(c.opened for c in client.connections),
         what="connection open",
     )
     assert client.status(tracker) is PENDING

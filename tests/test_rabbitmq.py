@@ -149,7 +149,7 @@ def attached(*messengers: Messenger) -> Callable[[], bool]:
 
 
 def sasl_mechanisms(messenger: Messenger) -> list[str]:
-    return [conn.transport.sasl().mech for conn in messenger._driver.conns.values()]
+    return [conn.sasl_mechanism for conn in messenger.connections]
 
 
 # ------------------------------------------------------------ send, receive

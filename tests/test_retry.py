@@ -69,9 +69,7 @@ def test_a_peer_that_leaves_with_messages_unanswered_gets_them_again_when_back()
     first.stop()
     pump_until(
         [client],
-        lambda: (
-            client._reconnector.plans and next(iter(client._reconnector.plans.values())).waiting
-        ),
+        lambda: client.retries and client.retries[0].messages,
         what="messages waiting to be retried",
     )
     assert all(client.status(t) is PENDING for t in trackers)
@@ -135,7 +133,7 @@ def test_permanent_failures_are_not_retried(certs) -> None:
         with pytest.raises(MessengerException, match="certificate verify failed"):
             client.send()
         assert client.status(tracker) is ABORTED
-        assert client._reconnector.plans == {}
+        assert client.retries == ()
         client.stop()
 
 
@@ -143,7 +141,7 @@ def test_stop_gives_up_what_waits_for_a_reconnection() -> None:
     port = free_port()
     client = started("client", retry=True, outgoing_window=5, blocking=False)
     tracker = client.put(Message(address=f"amqp://127.0.0.1:{port}/q", body="never"))
-    pump_until([client], lambda: bool(client._reconnector.plans), what="a plan")
+    pump_until([client], lambda: bool(client.retries), what="a plan")
     stop_all(client)
     assert client.status(tracker) is ABORTED
     assert client.outgoing == 0

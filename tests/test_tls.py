@@ -29,7 +29,7 @@ from msgr_tui.messenger import (
     MessengerException,
     Timeout,
 )
-from msgr_tui.messenger._engine import Conn
+from msgr_tui.messenger.views import ConnectionView
 from tests import certs as certs_module
 from tests.certs import CertificateSet
 from tests.helpers import DEADLINE, Make, ThreadedPeer, pump_until, wait_for
@@ -60,8 +60,8 @@ def send_one(client: Messenger, address: str, body: object) -> int:
     return tracker
 
 
-def outgoing_conn(client: Messenger) -> Conn:
-    conns = list(client._driver.conns.values())
+def outgoing_conn(client: Messenger) -> ConnectionView:
+    conns = list(client.connections)
     assert len(conns) == 1, conns
     return conns[0]
 
@@ -106,9 +106,8 @@ def test_server_only_tls_delivers_and_the_message_is_accepted(
 
         # It really travelled over TLS, and the client saw the server's certificate.
         conn = outgoing_conn(client)
-        assert conn.ssl is not None
-        assert (conn.ssl.protocol_name() or "").startswith("TLS")
-        assert "localhost" in (conn.ssl.remote_subject or "")
+        assert (conn.tls_protocol or "").startswith("TLS")
+        assert "localhost" in (conn.tls_peer_subject or "")
 
         wait_for(lambda: peer.received, what="the message at the TLS listener")
         assert [r.body for r in peer.received] == ["secret order"]
@@ -130,7 +129,7 @@ def test_a_client_without_trusted_certificates_does_not_verify_the_server(
         assert client.trusted_certificates is None
         tracker = send_one(client, f"amqps://localhost:{peer.port}/q", "no verification")
         assert client.status(tracker) is ACCEPTED
-        assert outgoing_conn(client).ssl is not None
+        assert outgoing_conn(client).tls_protocol is not None
         wait_for(lambda: peer.received, what="the message")
         assert peer.received[0].body == "no verification"
         client.stop()
@@ -371,7 +370,7 @@ def test_an_untrusted_server_certificate_is_refused_until_its_ca_is_trusted(
         address = f"amqps://localhost:{peer.port}/q"
         error = assert_refused(client, address, r"certificate verify failed")
         assert f"localhost:{peer.port}" in str(error)
-        assert client._driver.conns == {}
+        assert client.connections == ()
 
         # Trusting the rogue CA is a new setting: the next put connects anew and succeeds.
         client.trusted_certificates = certs.rogue_ca
@@ -418,7 +417,6 @@ def test_an_amqps_listener_needs_certificate_and_private_key(
     with pytest.raises(MessengerException, match="invalid credentials"):
         server.subscribe(TLS_LISTEN)
     assert server.subscriptions == []
-    assert server._driver.listeners == []
     # Plain amqp listening does not need them.
     assert server.subscribe("amqp://~127.0.0.1:0").port
 
@@ -583,10 +581,10 @@ def test_subscribe_over_tls_and_receive_a_message_put_back_by_container_name(
     assert received.address == "amqp://tls-subscriber/queue"
     pump_until(both, lambda: server.status(tracker) is ACCEPTED, what="the acceptance")
 
-    server_conns = list(server._driver.conns.values())
-    assert len(server_conns) == 1 and not server_conns[0].outbound
-    assert server_conns[0].ssl is not None
-    assert outgoing_conn(client).ssl is not None
+    server_conns = server.connections
+    assert len(server_conns) == 1 and server_conns[0].inbound
+    assert server_conns[0].tls_protocol is not None
+    assert outgoing_conn(client).tls_protocol is not None
 
 
 def test_subscribing_to_an_untrusted_server_fails_the_subscription(

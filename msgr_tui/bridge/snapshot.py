@@ -15,7 +15,7 @@ import cproton
 from cproton_ffi import ffi, lib
 from proton import Message
 
-from ..messenger._incoming import owned
+from ..messenger._codec import owned
 
 _string = ffi.string
 

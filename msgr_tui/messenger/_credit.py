@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cproton_ffi import lib
+from . import _pn
 
 if TYPE_CHECKING:
     from ._links import Link
@@ -58,7 +58,7 @@ class CreditScheduler:
 
     def add_link(self, link: Link) -> None:
         self.receivers += 1
-        link.scheduled = True
+        link.credit_managed = True
         self.blocked.append(link)
 
     def remove_link(self, link: Link) -> None:
@@ -67,18 +67,18 @@ class CreditScheduler:
         Messages already in flight on it still arrive afterwards; they are not
         counted again (see :meth:`on_message`).
         """
-        if not link.scheduled:
+        if not link.credit_managed:
             return
-        link.scheduled = False
+        link.credit_managed = False
         if link in self.blocked:
             self.blocked.remove(link)
         elif link in self.credited:
             self.credited.remove(link)
         self.receivers -= 1
-        if lib.pn_link_get_drain(link.impl):
-            lib.pn_link_set_drain(link.impl, False)
+        if _pn.link_get_drain(link.impl):
+            _pn.link_set_drain(link.impl, False)
             self.draining -= 1
-        unused = max(lib.pn_link_credit(link.impl), 0)
+        unused = max(_pn.link_credit(link.impl), 0)
         self.distributed -= unused
         if not self.auto:
             self.credit += unused
@@ -102,7 +102,7 @@ class CreditScheduler:
             more = min(self.credit, batch)
             self.distributed += more
             self.credit -= more
-            lib.pn_link_flow(link.impl, more)
+            _pn.link_flow(link.impl, more)
             self.credited.append(link)
             updated = True
         if not self.blocked:
@@ -114,9 +114,9 @@ class CreditScheduler:
                 self.next_drain = 0
                 needed = len(self.blocked) * batch
                 for link in self.credited:
-                    if not lib.pn_link_get_drain(link.impl):
-                        lib.pn_link_set_drain(link.impl, True)
-                        needed -= lib.pn_link_credit(link.impl)
+                    if not _pn.link_get_drain(link.impl):
+                        _pn.link_set_drain(link.impl, True)
+                        needed -= _pn.link_credit(link.impl)
                         self.draining += 1
                         updated = True
                     if needed <= 0:
@@ -125,39 +125,39 @@ class CreditScheduler:
 
     def on_message(self, link: Link) -> None:
         """A message arrived on ``link``: top it up or mark it as waiting."""
-        if not link.scheduled:
+        if not link.credit_managed:
             return
         self.distributed -= 1
         impl = link.impl
-        credit = lib.pn_link_credit(impl)
+        credit = _pn.link_credit(impl)
         if self.credit > 0 and not self.blocked:
             # self.share(), inline: this runs for every message received.
             share = max((self.credit + self.distributed) // self.receivers, 1)
-            if credit < int(share * 0.2 + 0.5) and not lib.pn_link_get_drain(impl):
+            if credit < int(share * 0.2 + 0.5) and not _pn.link_get_drain(impl):
                 more = min(self.credit, share - credit)
                 if more > 0:
                     self.credit -= more
                     self.distributed += more
-                    lib.pn_link_flow(impl, more)
+                    _pn.link_flow(impl, more)
                     credit += more
         if credit <= 0 and link in self.credited:
             self.credited.remove(link)
-            if lib.pn_link_get_drain(impl):
-                lib.pn_link_set_drain(impl, False)
+            if _pn.link_get_drain(impl):
+                _pn.link_set_drain(impl, False)
                 self.draining -= 1
             self.blocked.append(link)
 
     def on_flow(self, link: Link) -> None:
         """The peer answered a drain: take the credit it gave back."""
-        if not link.scheduled:
+        if not link.credit_managed:
             return
         impl = link.impl
-        if lib.pn_link_get_drain(impl) and not lib.pn_link_draining(impl):
-            drained = lib.pn_link_drained(impl)
+        if _pn.link_get_drain(impl) and not _pn.link_draining(impl):
+            drained = _pn.link_drained(impl)
             self.distributed -= drained
             if not self.auto:
                 self.credit += drained
-            lib.pn_link_set_drain(impl, False)
+            _pn.link_set_drain(impl, False)
             self.draining -= 1
             if link in self.credited:
                 self.credited.remove(link)

@@ -2,15 +2,14 @@
 
 No reactor and no handler classes: sockets are driven with ``selectors``, bytes
 are pushed into and pulled out of ``pn_transport`` directly, and engine events
-are read from one collector. Proton's Python wrappers (``Connection``,
-``Transport``, ``SSL``, ``SASL``) are used to build and own each connection;
-the per-event and per-message paths call the C engine through ``cproton_ffi``
-because building a wrapper object for every event costs more than the engine
-work itself (see the benchmark issue). Everything here runs in the thread that
-owns the Messenger, except :meth:`Driver.wake`.
+are read from one collector. Proton's Python classes (``Connection``,
+``Transport``, ``SSL``, ``SASL``) build and own each connection; the per-event
+and per-message paths go through :mod:`._pn` because building a wrapper object
+for every event costs more than the engine work itself. Everything here runs
+in the thread that owns the Messenger, except :meth:`Driver.wake`.
 
 The driver knows nothing about queues, trackers or credit: it reports what
-happened to a :class:`Handler` (the Messenger) and performs what it is asked.
+happened to a :class:`Handler` and performs what it is asked.
 """
 
 from __future__ import annotations
@@ -21,33 +20,19 @@ import os
 import selectors
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import cproton
-from cproton_ffi import ffi, lib
 from proton import SSL, Collector, Connection, SSLDomain, Transport
 
+from . import _pn
 from .address import Address
 from .errors import MessengerException, TransportFailed
+from .failures import Condition, Failure, lasting
+from .views import ConnectionView, LinkView
 
 if TYPE_CHECKING:
     from ._links import Link
-
-PN_DELIVERY = lib.PN_DELIVERY
-PN_LINK_FLOW = lib.PN_LINK_FLOW
-PN_TRANSPORT = lib.PN_TRANSPORT
-PN_CONNECTION_REMOTE_OPEN = lib.PN_CONNECTION_REMOTE_OPEN
-PN_CONNECTION_REMOTE_CLOSE = lib.PN_CONNECTION_REMOTE_CLOSE
-PN_SESSION_REMOTE_OPEN = lib.PN_SESSION_REMOTE_OPEN
-PN_SESSION_REMOTE_CLOSE = lib.PN_SESSION_REMOTE_CLOSE
-PN_LINK_REMOTE_OPEN = lib.PN_LINK_REMOTE_OPEN
-PN_LINK_REMOTE_CLOSE = lib.PN_LINK_REMOTE_CLOSE
-PN_LINK_REMOTE_DETACH = lib.PN_LINK_REMOTE_DETACH
-PN_TRANSPORT_ERROR = lib.PN_TRANSPORT_ERROR
-PN_TRANSPORT_CLOSED = lib.PN_TRANSPORT_CLOSED
-PN_LOCAL_UNINIT = lib.PN_LOCAL_UNINIT
-PN_LOCAL_ACTIVE = lib.PN_LOCAL_ACTIVE
-PN_LOCAL_CLOSED = lib.PN_LOCAL_CLOSED
 
 _IO_CHUNK = 256 * 1024
 _READ = selectors.EVENT_READ
@@ -58,26 +43,19 @@ def now_ms() -> int:
     return int(time.monotonic() * 1000)
 
 
-def condition_text(condition: Any) -> str | None:
-    """``name: description`` of a ``pn_condition_t*``, or None when it is not set."""
-    if not condition or not lib.pn_condition_is_set(condition):
-        return None
-    name = cproton.pn_condition_get_name(condition) or "error"
-    description = cproton.pn_condition_get_description(condition)
-    return f"{name}: {description}" if description else name
-
-
 class Handler(Protocol):
-    """What the driver reports to its owner (the Messenger)."""
+    """What the driver reports to its owner."""
 
     def on_delivery(self, link: Link, delivery: Any) -> None: ...
     def on_flow(self, link: Link) -> None: ...
     def on_connection_opened(self, conn: Conn) -> None: ...
     def on_link_opened(self, link: Link) -> None: ...
-    def on_remote_link(self, conn: Conn, impl: Any, is_sender: bool) -> Link: ...
-    def on_link_closed(self, link: Link, error: str | None) -> None: ...
-    def on_connection_closed(self, conn: Conn, error: str | None) -> None: ...
-    def explain_failure(self, conn: Conn, error: str) -> str: ...
+    def on_remote_link(
+        self, conn: Conn, impl: Any, is_sender: bool, source: str | None, target: str | None
+    ) -> Link: ...
+    def on_link_closed(self, link: Link, failure: Failure | None) -> None: ...
+    def on_connection_closed(self, conn: Conn) -> None: ...
+    def explain(self, conn: Conn, failure: Failure) -> Failure: ...
 
 
 class Conn:
@@ -91,7 +69,8 @@ class Conn:
         "closing",
         "connecting",
         "connection",
-        "error",
+        "failure",
+        "id",
         "impl",
         "interest",
         "key",
@@ -106,13 +85,17 @@ class Conn:
         "session",
         "sock",
         "ssl",
-        "timpl",
         "transport",
+        "transport_impl",
         "unflushed",
         "write_shut",
     )
 
+    _next_id = 0
+
     def __init__(self, *, outbound: bool, label: str, address: Address | None) -> None:
+        Conn._next_id += 1
+        self.id = Conn._next_id
         self.outbound = outbound
         self.label = label
         self.address = address
@@ -124,7 +107,7 @@ class Conn:
         self.connection: Connection | None = None
         self.ssl: SSL | None = None
         self.impl: Any = None
-        self.timpl: Any = None
+        self.transport_impl: Any = None
         self.session: Any = None
         self.remote_container: str | None = None
         self.remote_opened = False
@@ -138,9 +121,41 @@ class Conn:
         self.write_shut = False
         # Bytes put since the last flush (see Messenger.put).
         self.unflushed = 0
-        self.error: str | None = None
+        self.failure: Failure | None = None
         # Messages given up as ABORTED because links of this connection closed.
         self.aborted = 0
+
+    @property
+    def usable(self) -> bool:
+        """Open (or opening) and not on its way out: new links may go on it."""
+        return not self.closing and not self.closed
+
+    def fail(self, reason: str, condition: Condition | None = None, *, permanent: bool = False):
+        """Record why the connection failed, unless an earlier reason is known."""
+        if self.failure is None:
+            self.failure = Failure(self.label, reason, condition, permanent)
+
+    def view(self) -> ConnectionView:
+        ssl = self.ssl
+        transport = self.transport
+        sasl_mechanism = None
+        remote_idle = 0.0
+        if transport is not None and not self.closed:
+            sasl_mechanism = transport.sasl().mech or None
+            remote_idle = transport.remote_idle_timeout
+        return ConnectionView(
+            self.id,
+            self.label,
+            not self.outbound,
+            self.peer,
+            self.remote_container,
+            self.remote_opened,
+            (ssl.protocol_name() or None) if ssl is not None else None,
+            (ssl.remote_subject or None) if ssl is not None else None,
+            sasl_mechanism,
+            remote_idle,
+            tuple(LinkView(link.address, link.role, link.opened_here) for link in self.links),
+        )
 
     def __repr__(self) -> str:
         direction = "out" if self.outbound else "in"
@@ -170,9 +185,9 @@ class Driver:
         self.container_id = container_id
         self.selector = selectors.DefaultSelector()
         self.collector = Collector()
-        self._coll = self.collector._impl
+        self._collector = _pn.impl(self.collector)
         self.conns: dict[Any, Conn] = {}
-        self.links: dict[Any, Link] = {}
+        self._links: dict[Any, Link] = {}
         self.listeners: list[Listener] = []
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -180,9 +195,36 @@ class Driver:
         self.selector.register(self._wake_r, _READ, None)
         self._buffer = bytearray(_IO_CHUNK)
         self._view = memoryview(self._buffer)
-        self._pointer = ffi.from_buffer(self._buffer)
+        self._pointer = _pn.buffer_pointer(self._buffer)
         self.idle_timeout_ms = 0
         self.allow_insecure_mechs = True
+        # Connections whose engine state changed outside a pump (a disposition
+        # by accept/get): their frames go out at the next call that does I/O.
+        self.dirty: set[Conn] = set()
+        self._endpoint_events: dict[int, Callable[[Any], None]] = {
+            _pn.LINK_REMOTE_OPEN: self._link_remote_open,
+            _pn.LINK_REMOTE_CLOSE: self._link_remote_end,
+            _pn.LINK_REMOTE_DETACH: self._link_remote_end,
+            _pn.SESSION_REMOTE_OPEN: self._session_remote_open,
+            _pn.SESSION_REMOTE_CLOSE: self._session_remote_close,
+            _pn.CONNECTION_REMOTE_OPEN: self._connection_remote_open,
+            _pn.CONNECTION_REMOTE_CLOSE: self._connection_remote_close,
+            _pn.TRANSPORT_ERROR: self._transport_error,
+            _pn.TRANSPORT_CLOSED: self._transport_closed,
+        }
+
+    # ------------------------------------------------------------- registry
+
+    def register_link(self, link: Link) -> None:
+        """Route the engine's events for ``link.impl`` to ``link``."""
+        self._links[link.impl] = link
+        link.conn.links.append(link)
+
+    def forget_link(self, link: Link) -> bool:
+        """Stop routing events to ``link``; False if it was already forgotten."""
+        if link.conn is not None and link in link.conn.links:
+            link.conn.links.remove(link)
+        return self._links.pop(link.impl, None) is not None
 
     # ----------------------------------------------------------------- setup
 
@@ -240,7 +282,8 @@ class Driver:
                 return
             sock.close()
             errors.append(os.strerror(code))
-        self._fail(conn, f"cannot connect: {errors[-1] if errors else 'no address'}")
+        conn.fail(f"cannot connect: {errors[-1] if errors else 'no address'}")
+        self._teardown(conn)
 
     def accept(self, listener: Listener) -> int:
         """Accept every pending client of ``listener``; returns how many."""
@@ -281,11 +324,11 @@ class Driver:
         connection.collect(self.collector)
         conn.transport = transport
         conn.connection = connection
-        conn.impl = connection._impl
-        conn.timpl = transport._impl
+        conn.impl = _pn.impl(connection)
+        conn.transport_impl = _pn.impl(transport)
         session = connection.session()
         session.open()
-        conn.session = session._impl
+        conn.session = _pn.impl(session)
         self.conns[conn.impl] = conn
 
     def listen(self, address: Address, domain: SSLDomain | None) -> Listener:
@@ -325,24 +368,15 @@ class Driver:
 
     # ----------------------------------------------------------- engine work
 
-    def open_link(self, conn: Conn, is_sender: bool, name: str, address: str | None) -> Any:
+    def open_link(self, conn: Conn, is_sender: bool, name: str, terminus: str | None) -> Any:
         """Create and open a link on ``conn``; returns the ``pn_link_t*``."""
         if conn.session is None:
             # The peer ended our session (brokers do that when they refuse a
             # link): new links go on a fresh one, the connection itself is fine.
-            session = lib.pn_session(conn.impl)
-            lib.pn_session_open(session)
+            session = _pn.session_new(conn.impl)
+            _pn.session_open(session)
             conn.session = session
-        if is_sender:
-            impl = cproton.pn_sender(conn.session, name)
-            if address is not None:
-                cproton.pn_terminus_set_address(lib.pn_link_target(impl), address)
-        else:
-            impl = cproton.pn_receiver(conn.session, name)
-            if address is not None:
-                cproton.pn_terminus_set_address(lib.pn_link_source(impl), address)
-        lib.pn_link_open(impl)
-        return impl
+        return _pn.open_link(conn.session, is_sender, name, terminus)
 
     def close_conn(self, conn: Conn) -> None:
         """Begin a clean AMQP close of ``conn``."""
@@ -350,14 +384,15 @@ class Driver:
             return
         conn.closing = True
         if conn.connecting or (not conn.remote_opened and conn.sock is None):
-            self._teardown(conn, None)
+            self._teardown(conn)
             return
-        lib.pn_connection_close(conn.impl)
+        _pn.connection_close(conn.impl)
 
-    def abort_conn(self, conn: Conn, error: str | None) -> None:
+    def abort_conn(self, conn: Conn, reason: str) -> None:
         """Drop ``conn`` at once, without waiting for the peer."""
         if not conn.closed:
-            self._teardown(conn, error)
+            conn.fail(reason)
+            self._teardown(conn)
 
     # --------------------------------------------------------------- the loop
 
@@ -407,7 +442,8 @@ class Driver:
                 if conn.addrinfos:
                     self._start_socket(conn)
                 else:
-                    self._fail(conn, f"cannot connect to {conn.peer}: {os.strerror(code)}")
+                    conn.fail(f"cannot connect to {conn.peer}: {os.strerror(code)}")
+                    self._teardown(conn)
                 return True
             conn.connecting = False
         worked = False
@@ -418,8 +454,8 @@ class Driver:
         return worked
 
     def _read(self, conn: Conn) -> bool:
-        timpl = conn.timpl
-        capacity = lib.pn_transport_capacity(timpl)
+        transport = conn.transport_impl
+        capacity = _pn.transport_capacity(transport)
         if capacity <= 0:
             return False
         try:
@@ -430,9 +466,9 @@ class Driver:
             self._io_error(conn, error)
             return True
         if count == 0:
-            lib.pn_transport_close_tail(timpl)
+            _pn.transport_close_tail(transport)
         else:
-            lib.pn_transport_push(timpl, self._pointer, count)
+            _pn.transport_push(transport, self._pointer, count)
         # Input can change the deadlines (the peer's Open brings its idle
         # timeout): tick again at the next round rather than at the old time.
         conn.next_tick = 0
@@ -443,17 +479,17 @@ class Driver:
         if conn.closed or conn.connecting or conn.sock is None:
             return False
         conn.unflushed = 0
-        timpl = conn.timpl
+        transport = conn.transport_impl
         wrote = False
         while True:
-            pending = lib.pn_transport_pending(timpl)
+            pending = _pn.transport_pending(transport)
             if pending <= 0:
                 if pending < 0 and not conn.write_shut:
                     conn.write_shut = True
                     with contextlib.suppress(OSError):
                         conn.sock.shutdown(socket.SHUT_WR)
                 break
-            size = lib.pn_transport_peek(timpl, self._pointer, min(pending, _IO_CHUNK))
+            size = _pn.transport_peek(transport, self._pointer, min(pending, _IO_CHUNK))
             try:
                 sent = conn.sock.send(self._view[:size])
             except (BlockingIOError, InterruptedError):
@@ -461,7 +497,7 @@ class Driver:
             except OSError as error:
                 self._io_error(conn, error)
                 return True
-            lib.pn_transport_pop(timpl, sent)
+            _pn.transport_pop(transport, sent)
             wrote = True
             if sent < size:
                 break
@@ -469,19 +505,36 @@ class Driver:
         return wrote
 
     def flush_all(self) -> bool:
+        self.dirty.clear()
         wrote = False
         for conn in list(self.conns.values()):
             if self.flush(conn):
                 wrote = True
         return wrote
 
+    def flush_dirty(self) -> None:
+        """Write out what changed outside a pump (dispositions) on the connections concerned."""
+        dirty, self.dirty = self.dirty, set()
+        for conn in dirty:
+            self.flush(conn)
+
+    def quiet(self) -> bool:
+        """True when no open connection has output the socket has not taken yet."""
+        for conn in self.conns.values():
+            if conn.closed or conn.connecting or conn.sock is None:
+                continue
+            if _pn.transport_pending(conn.transport_impl) > 0:
+                return False
+        return True
+
     def _update_interest(self, conn: Conn) -> None:
         if conn.closed:
             return
+        transport = conn.transport_impl
         interest = 0
-        if lib.pn_transport_capacity(conn.timpl) > 0:
+        if _pn.transport_capacity(transport) > 0:
             interest |= _READ
-        if conn.connecting or lib.pn_transport_pending(conn.timpl) > 0:
+        if conn.connecting or _pn.transport_pending(transport) > 0:
             interest |= _WRITE
         if interest != conn.interest:
             conn.interest = interest
@@ -494,12 +547,8 @@ class Driver:
                 self.selector.modify(conn.sock, _READ, conn)
 
     def _io_error(self, conn: Conn, error: OSError) -> None:
-        reason = error.strerror or str(error)
         if not conn.closed:
-            cproton.pn_condition_set_name(lib.pn_transport_condition(conn.timpl), "proton:io")
-            cproton.pn_condition_set_description(lib.pn_transport_condition(conn.timpl), reason)
-            lib.pn_transport_close_tail(conn.timpl)
-            lib.pn_transport_close_head(conn.timpl)
+            _pn.set_io_error(conn.transport_impl, error.strerror or str(error))
 
     def _tick(self) -> None:
         now = now_ms()
@@ -507,7 +556,7 @@ class Driver:
             if conn.closed or conn.connecting:
                 continue
             if conn.next_tick == 0 or conn.next_tick <= now:
-                conn.next_tick = lib.pn_transport_tick(conn.timpl, now)
+                conn.next_tick = _pn.transport_tick(conn.transport_impl, now)
 
     def _next_deadline(self) -> int | None:
         deadline = None
@@ -520,123 +569,149 @@ class Driver:
 
     def process(self) -> bool:
         """Handle every queued engine event; returns True if there were any."""
-        coll = self._coll
-        peek = lib.pn_collector_peek
-        pop = lib.pn_collector_pop
-        event_type = lib.pn_event_type
-        links = self.links
+        collector = self._collector
+        peek = _pn.collector_peek
+        pop = _pn.collector_pop
+        event_type = _pn.event_type
+        delivery_of = _pn.event_delivery
+        link_of_delivery = _pn.delivery_link
+        link_of = _pn.event_link
+        DELIVERY = _pn.DELIVERY
+        LINK_FLOW = _pn.LINK_FLOW
+        TRANSPORT = _pn.TRANSPORT
+        links = self._links
         handler = self.handler
+        endpoint_events = self._endpoint_events
         worked = False
         while True:
-            event = peek(coll)
+            event = peek(collector)
             if not event:
                 return worked
             worked = True
             kind = event_type(event)
-            if kind == PN_DELIVERY:
-                delivery = lib.pn_event_delivery(event)
-                link = links.get(lib.pn_delivery_link(delivery))
+            if kind == DELIVERY:
+                delivery = delivery_of(event)
+                link = links.get(link_of_delivery(delivery))
                 if link is not None:
                     handler.on_delivery(link, delivery)
-            elif kind == PN_LINK_FLOW:
-                link = links.get(lib.pn_event_link(event))
+            elif kind == LINK_FLOW:
+                link = links.get(link_of(event))
                 if link is not None:
                     handler.on_flow(link)
-            elif kind != PN_TRANSPORT:
-                self._endpoint_event(kind, event)
-            pop(coll)
+            elif kind != TRANSPORT:
+                react = endpoint_events.get(kind)
+                if react is not None:
+                    react(event)
+            pop(collector)
 
-    def _endpoint_event(self, kind: int, event: Any) -> None:
-        if kind == PN_LINK_REMOTE_OPEN:
-            impl = lib.pn_event_link(event)
-            link = self.links.get(impl)
-            if link is None:
-                conn = self.conns.get(lib.pn_session_connection(lib.pn_link_session(impl)))
-                if conn is None or conn.closing:
-                    return
-                lib.pn_terminus_copy(lib.pn_link_source(impl), lib.pn_link_remote_source(impl))
-                lib.pn_terminus_copy(lib.pn_link_target(impl), lib.pn_link_remote_target(impl))
-                link = self.handler.on_remote_link(conn, impl, bool(lib.pn_link_is_sender(impl)))
-                lib.pn_link_open(impl)
-            self.handler.on_link_opened(link)
-        elif kind in (PN_LINK_REMOTE_CLOSE, PN_LINK_REMOTE_DETACH):
-            impl = lib.pn_event_link(event)
-            link = self.links.pop(impl, None)
-            error = condition_text(lib.pn_link_remote_condition(impl))
-            if lib.pn_link_state(impl) & PN_LOCAL_ACTIVE:
-                if kind == PN_LINK_REMOTE_CLOSE:
-                    lib.pn_link_close(impl)
-                else:
-                    lib.pn_link_detach(impl)
-            if link is not None:
-                self.handler.on_link_closed(link, error)
-        elif kind == PN_SESSION_REMOTE_OPEN:
-            session = lib.pn_event_session(event)
-            if lib.pn_session_state(session) & PN_LOCAL_UNINIT:
-                lib.pn_session_open(session)
-        elif kind == PN_SESSION_REMOTE_CLOSE:
-            session = lib.pn_event_session(event)
-            error = condition_text(lib.pn_session_remote_condition(session))
-            if lib.pn_session_state(session) & PN_LOCAL_ACTIVE:
-                lib.pn_session_close(session)
-            conn = self.conns.get(lib.pn_session_connection(session))
-            if conn is not None:
-                if conn.session == session:
-                    conn.session = None
-                text = f"session ended by peer: {error}" if error else "session ended by peer"
-                for link in [x for x in conn.links if x.session == session]:
-                    self._drop_link(link, text)
-        elif kind == PN_CONNECTION_REMOTE_OPEN:
-            conn = self.conns.get(lib.pn_event_connection(event))
-            if conn is not None:
-                conn.remote_opened = True
-                conn.remote_container = cproton.pn_connection_remote_container(conn.impl)
-                self.handler.on_connection_opened(conn)
-        elif kind == PN_CONNECTION_REMOTE_CLOSE:
-            conn = self.conns.get(lib.pn_event_connection(event))
-            if conn is not None:
-                error = condition_text(lib.pn_connection_remote_condition(conn.impl))
-                if error and conn.error is None:
-                    conn.error = f"connection closed by peer: {error}"
-                if lib.pn_connection_state(conn.impl) & PN_LOCAL_ACTIVE:
-                    conn.closing = True
-                    lib.pn_connection_close(conn.impl)
-        elif kind == PN_TRANSPORT_ERROR:
-            conn = self.conns.get(lib.pn_transport_connection(lib.pn_event_transport(event)))
-            if conn is not None and conn.error is None:
-                conn.error = condition_text(lib.pn_transport_condition(conn.timpl))
-        elif kind == PN_TRANSPORT_CLOSED:
-            conn = self.conns.get(lib.pn_transport_connection(lib.pn_event_transport(event)))
-            if conn is not None:
-                self._teardown(conn, conn.error)
+    def _link_remote_open(self, event: Any) -> None:
+        impl = _pn.event_link(event)
+        link = self._links.get(impl)
+        if link is None:
+            conn = self.conns.get(_pn.link_connection(impl))
+            if conn is None or conn.closing:
+                return
+            source, target = _pn.accept_remote_link(impl)
+            is_sender = bool(_pn.link_is_sender(impl))
+            link = self.handler.on_remote_link(conn, impl, is_sender, source, target)
+            _pn.link_open(impl)
+        self.handler.on_link_opened(link)
 
-    def _drop_link(self, link: Link, error: str | None) -> None:
-        if self.links.pop(link.impl, None) is not None:
-            self.handler.on_link_closed(link, error)
+    def _link_remote_end(self, event: Any) -> None:
+        impl = _pn.event_link(event)
+        link = self._links.get(impl)
+        condition = _pn.condition(_pn.link_remote_condition(impl))
+        if _pn.link_state(impl) & _pn.LOCAL_ACTIVE:
+            if _pn.event_type(event) == _pn.LINK_REMOTE_CLOSE:
+                _pn.link_close(impl)
+            else:
+                _pn.link_detach(impl)
+        if link is not None and self.forget_link(link):
+            failure = _link_failure(link, str(condition), condition) if condition else None
+            self.handler.on_link_closed(link, failure)
 
-    def _fail(self, conn: Conn, reason: str) -> None:
-        conn.error = reason
-        self._teardown(conn, reason)
+    def _session_remote_open(self, event: Any) -> None:
+        session = _pn.event_session(event)
+        if _pn.session_state(session) & _pn.LOCAL_UNINIT:
+            _pn.session_open(session)
 
-    def _teardown(self, conn: Conn, error: str | None) -> None:
+    def _session_remote_close(self, event: Any) -> None:
+        session = _pn.event_session(event)
+        condition = _pn.condition(_pn.session_remote_condition(session))
+        if _pn.session_state(session) & _pn.LOCAL_ACTIVE:
+            _pn.session_close(session)
+        conn = self.conns.get(_pn.session_connection(session))
+        if conn is None:
+            return
+        if conn.session == session:
+            conn.session = None
+        text = f"session ended by peer: {condition}" if condition else "session ended by peer"
+        for link in [link for link in conn.links if link.session == session]:
+            if self.forget_link(link):
+                self.handler.on_link_closed(link, _link_failure(link, text, condition))
+
+    def _connection_remote_open(self, event: Any) -> None:
+        conn = self.conns.get(_pn.event_connection(event))
+        if conn is not None:
+            conn.remote_opened = True
+            conn.remote_container = _pn.remote_container(conn.impl)
+            self.handler.on_connection_opened(conn)
+
+    def _connection_remote_close(self, event: Any) -> None:
+        conn = self.conns.get(_pn.event_connection(event))
+        if conn is None:
+            return
+        condition = _pn.condition(_pn.connection_remote_condition(conn.impl))
+        if condition is not None:
+            conn.fail(f"connection closed by peer: {condition}", condition)
+        if _pn.connection_state(conn.impl) & _pn.LOCAL_ACTIVE:
+            conn.closing = True
+            _pn.connection_close(conn.impl)
+
+    def _transport_error(self, event: Any) -> None:
+        conn = self.conns.get(_pn.transport_connection(_pn.event_transport(event)))
+        if conn is None or conn.failure is not None:
+            return
+        condition = _pn.condition(_pn.transport_condition(conn.transport_impl))
+        # A TLS connection that fails to frame before the peer's open is a
+        # failed handshake (an untrusted or mismatched certificate, a plaintext
+        # peer): it fails the same way next time.
+        handshake_failed = (
+            conn.ssl is not None
+            and not conn.remote_opened
+            and condition is not None
+            and condition.name == "amqp:connection:framing-error"
+        )
+        conn.fail(
+            str(condition) if condition else "transport error",
+            condition,
+            permanent=lasting(condition) or handshake_failed,
+        )
+
+    def _transport_closed(self, event: Any) -> None:
+        conn = self.conns.get(_pn.transport_connection(_pn.event_transport(event)))
+        if conn is not None:
+            self._teardown(conn)
+
+    def _teardown(self, conn: Conn) -> None:
         if conn.closed:
             return
         conn.closed = True
-        if error:
+        self.dirty.discard(conn)
+        if conn.failure is not None:
             # Said once, in the user's terms, for every link and event that follows.
-            error = self.handler.explain_failure(conn, error)
-            conn.error = error
+            conn.failure = self.handler.explain(conn, conn.failure)
         if conn.sock is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(conn.sock)
             conn.sock.close()
         self.conns.pop(conn.impl, None)
         for link in list(conn.links):
-            if self.links.pop(link.impl, None) is not None:
+            if self.forget_link(link):
                 self.handler.on_link_closed(link, None)
         if conn.transport is not None:
             conn.transport.unbind()
-        self.handler.on_connection_closed(conn, error)
+        self.handler.on_connection_closed(conn)
 
     # ---------------------------------------------------------------- waking
 
@@ -655,9 +730,14 @@ class Driver:
     def close(self) -> None:
         """Release every socket at once (used when the Messenger is discarded)."""
         for conn in list(self.conns.values()):
-            self._teardown(conn, None)
+            self._teardown(conn)
         for listener in list(self.listeners):
             self.close_listener(listener)
+
+
+def _link_failure(link: Link, why: str, condition: Condition | None) -> Failure:
+    reason = f"the peer closed the {link.role} link: {why}"
+    return Failure(link.describe(), reason, condition, lasting(condition))
 
 
 def _format_sockaddr(sockaddr: Any) -> str:

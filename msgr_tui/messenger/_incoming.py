@@ -6,11 +6,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from cproton_ffi import ffi, lib
 from proton import Message
 
+from . import _pn
 from ._codec import decode_into
-from ._codec import owned as owned  # re-exported: the bridge uses it
 from ._links import Incoming, Link
 from .errors import MessengerException
 from .status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
@@ -18,7 +17,7 @@ from .status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
 # Incoming trackers carry this bit so they never collide with outgoing ones.
 INCOMING_BIT = 1 << 62
 
-_DISPOSITION = {ACCEPTED: lib.PN_ACCEPTED, REJECTED: lib.PN_REJECTED, RELEASED: lib.PN_RELEASED}
+_DISPOSITION = {ACCEPTED: _pn.ACCEPTED, REJECTED: _pn.REJECTED, RELEASED: _pn.RELEASED}
 
 SettledListener = Callable[[int, Status], None]
 
@@ -50,21 +49,16 @@ class IncomingQueue:
 
     def on_delivery(self, link: Link, delivery: Any) -> bool:
         """Read a readable delivery; True when a transfer finished (it used a credit)."""
-        if not lib.pn_delivery_readable(delivery):
+        if not _pn.delivery_readable(delivery):
             return False
         impl = link.impl
-        if lib.pn_delivery_aborted(delivery):
+        if _pn.delivery_aborted(delivery):
             link.partial = None
-            lib.pn_link_advance(impl)
-            lib.pn_delivery_settle(delivery)
+            _pn.link_advance(impl)
+            _pn.delivery_settle(delivery)
             return True
-        pending = lib.pn_delivery_pending(delivery)
-        data = bytearray(pending)
-        if pending:
-            count = lib.pn_link_recv(impl, ffi.from_buffer(data), pending)
-            if count < pending:
-                del data[max(count, 0) :]
-        if lib.pn_delivery_partial(delivery):
+        data = _pn.read_delivery(impl, _pn.delivery_pending(delivery))
+        if _pn.delivery_partial(delivery):
             # A large message arrives in several frames: keep what came so far.
             if link.partial is None:
                 link.partial = data
@@ -75,7 +69,7 @@ class IncomingQueue:
             link.partial += data
             data = link.partial
             link.partial = None
-        lib.pn_link_advance(impl)
+        _pn.link_advance(impl)
         self.messages.append(Incoming(data, delivery, link))
         return True
 
@@ -140,7 +134,7 @@ class IncomingQueue:
         if entry.outcome is not None:
             return entry.outcome
         delivery = entry.delivery
-        if delivery is not None and not entry.link.closed and lib.pn_delivery_settled(delivery):
+        if delivery is not None and not entry.link.closed and _pn.delivery_settled(delivery):
             return SETTLED
         return PENDING
 
@@ -167,5 +161,5 @@ def dispose(entry: Incoming, outcome: Status | None) -> None:
     if delivery is None or entry.link.closed:
         return
     if outcome is not None:
-        lib.pn_delivery_update(delivery, _DISPOSITION[outcome])
-    lib.pn_delivery_settle(delivery)
+        _pn.delivery_update(delivery, _DISPOSITION[outcome])
+    _pn.delivery_settle(delivery)

@@ -1,4 +1,4 @@
-"""Per-link and per-message bookkeeping shared by the Messenger and its driver."""
+"""Per-link and per-message bookkeeping shared by the Messenger's parts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .status import PENDING, Status
 
 if TYPE_CHECKING:
     from ._engine import Conn
+    from .failures import Failure
     from .subscription import Subscription
 
 
@@ -19,21 +20,21 @@ class Link:
         "address",
         "closed",
         "conn",
-        "error",
-        "handed",
+        "credit_managed",
+        "failure",
         "impl",
         "is_sender",
-        "ours",
+        "opened_here",
         "partial",
         "queue",
-        "scheduled",
         "session",
         "subscription",
+        "transfers",
         "unanswered",
     )
 
     def __init__(
-        self, impl: Any, conn: Conn | None, is_sender: bool, address: str | None, ours: bool
+        self, impl: Any, conn: Conn | None, is_sender: bool, address: str | None, opened_here: bool
     ):
         self.impl = impl
         self.conn = conn
@@ -41,24 +42,27 @@ class Link:
         self.is_sender = is_sender
         # The terminus name: target of a sender, source of a receiver.
         self.address = address
-        self.ours = ours
+        # Attached by this Messenger (a sender for put, a subscription's
+        # receiver), not by a peer attaching to us.
+        self.opened_here = opened_here
         self.closed = False
-        self.error: str | None = None
+        self.failure: Failure | None = None
         # Sender side: messages waiting for credit, and those on the wire
         # that the peer has not answered yet (keyed by pn_delivery_t*).
         self.queue: deque[Outgoing] = deque()
         self.unanswered: dict[Any, Outgoing] = {}
-        self.handed = 0
+        # Sender side: deliveries created on this link so far.
+        self.transfers = 0
         # Receiver side: bytes of a delivery still arriving in several frames.
         self.partial: bytearray | None = None
         self.subscription: Subscription | None = None
         # Receiver side: counted by the credit scheduler (False once removed).
-        self.scheduled = False
+        self.credit_managed = False
 
     @classmethod
     def parked(cls, address: str | None) -> Link:
         """A sender link without a connection: it holds messages while one is retried."""
-        return cls(None, None, True, address, ours=True)
+        return cls(None, None, True, address, opened_here=True)
 
     @property
     def role(self) -> str:
@@ -76,17 +80,28 @@ class Link:
 class Outgoing:
     """A message put on the outgoing queue, from ``put`` until the peer answers."""
 
-    __slots__ = ("data", "delivery", "link", "link_seq", "settled", "status", "tracker")
+    __slots__ = (
+        "data",
+        "delivery",
+        "failure",
+        "link",
+        "sequence",
+        "settled",
+        "status",
+        "tracker",
+    )
 
     def __init__(self, tracker: int, data: bytes, link: Link) -> None:
         self.tracker = tracker
         self.data: bytes | None = data
         self.link = link
         self.delivery: Any = None
-        self.link_seq = -1
+        # Its place among the deliveries of its link (see Link.transfers).
+        self.sequence = -1
         self.status: Status = PENDING
-        # Settled by the application before it was sent: send it pre-settled.
+        # Settled by this side before it was sent: it goes out pre-settled.
         self.settled = False
+        self.failure: Failure | None = None
 
 
 class Incoming:

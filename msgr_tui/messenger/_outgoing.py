@@ -6,17 +6,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from cproton_ffi import ffi, lib
-
+from . import _pn
 from ._links import Link, Outgoing
+from .failures import Failure
 from .status import ABORTED, ACCEPTED, MODIFIED, PENDING, REJECTED, RELEASED, SETTLED, Status
 
-PN_RECEIVED = lib.PN_RECEIVED
 _REMOTE_STATUS = {
-    lib.PN_ACCEPTED: ACCEPTED,
-    lib.PN_REJECTED: REJECTED,
-    lib.PN_RELEASED: RELEASED,
-    lib.PN_MODIFIED: MODIFIED,
+    _pn.ACCEPTED: ACCEPTED,
+    _pn.REJECTED: REJECTED,
+    _pn.RELEASED: RELEASED,
+    _pn.MODIFIED: MODIFIED,
 }
 
 StatusListener = Callable[[int, Status], None]
@@ -53,7 +52,7 @@ class OutgoingQueue:
         total = self.queued
         for link in self.links:
             if not link.closed:
-                total += lib.pn_link_queued(link.impl)
+                total += _pn.link_queued(link.impl)
         return total
 
     # ------------------------------------------------------------ queueing
@@ -76,27 +75,27 @@ class OutgoingQueue:
         if not queue or link.closed or link.impl is None:
             return
         impl = link.impl
-        credit = lib.pn_link_credit(impl)
-        delivery_for = lib.pn_delivery
-        send = lib.pn_link_send
-        advance = lib.pn_link_advance
-        from_buffer = ffi.from_buffer
+        credit = _pn.link_credit(impl)
+        new_delivery = _pn.new_delivery
+        send = _pn.link_send
+        advance = _pn.link_advance
+        from_buffer = _pn.from_buffer
         unanswered = link.unanswered
         while queue and credit > 0:
             entry = queue.popleft()
             data = entry.data
-            # The delivery tag is the tracker; pn_delivery copies it.
-            delivery = delivery_for(impl, (8, from_buffer(entry.tracker.to_bytes(8, "big"))))
+            # The delivery tag is the tracker.
+            delivery = new_delivery(impl, entry.tracker)
             send(impl, from_buffer(data), len(data))
             advance(impl)
             if not self.retain:
                 entry.data = None
-            entry.link_seq = link.handed
-            link.handed += 1
+            entry.sequence = link.transfers
+            link.transfers += 1
             credit -= 1
             self.queued -= 1
             if entry.settled:
-                lib.pn_delivery_settle(delivery)
+                _pn.delivery_settle(delivery)
                 continue
             entry.delivery = delivery
             unanswered[delivery] = entry
@@ -107,15 +106,15 @@ class OutgoingQueue:
         if link.queue:
             self.pump(link)
         if not link.queue:
-            lib.pn_link_drained(link.impl)
+            _pn.link_drained(link.impl)
 
     def on_delivery(self, link: Link, delivery: Any) -> None:
         """The peer answered (or settled) a delivery: record it and settle our side."""
-        state = lib.pn_delivery_remote_state(delivery)
-        if state == PN_RECEIVED or (not state and not lib.pn_delivery_settled(delivery)):
+        state = _pn.delivery_remote_state(delivery)
+        if state == _pn.RECEIVED or (not state and not _pn.delivery_settled(delivery)):
             return
         entry = link.unanswered.pop(delivery, None)
-        lib.pn_delivery_settle(delivery)
+        _pn.delivery_settle(delivery)
         if entry is None:
             return
         self.unanswered -= 1
@@ -128,6 +127,10 @@ class OutgoingQueue:
         entry = self._tracked.get(tracker)
         return entry.status if entry is not None else None
 
+    def failure(self, tracker: int) -> Failure | None:
+        entry = self._tracked.get(tracker)
+        return entry.failure if entry is not None else None
+
     def buffered(self, tracker: int) -> bool:
         entry = self._tracked.get(tracker)
         if entry is None or entry.status is not PENDING:
@@ -137,7 +140,7 @@ class OutgoingQueue:
         link = entry.link
         if link.closed:
             return False
-        return entry.link_seq >= link.handed - lib.pn_link_queued(link.impl)
+        return entry.sequence >= link.transfers - _pn.link_queued(link.impl)
 
     def settle(self, tracker: int | None) -> None:
         """Forget one tracker, or every one; their deliveries are settled."""
@@ -162,7 +165,7 @@ class OutgoingQueue:
                 self.unanswered -= 1
             entry.delivery = None
             if not link.closed:
-                lib.pn_delivery_settle(delivery)
+                _pn.delivery_settle(delivery)
 
     def trim(self) -> None:
         recent = self._recent
@@ -171,21 +174,23 @@ class OutgoingQueue:
 
     # ------------------------------------------------------------ failures
 
-    def abort_queue(self, link: Link) -> None:
+    def abort_queue(self, link: Link, failure: Failure | None) -> None:
         """Messages that never got credit on ``link`` are given up as ABORTED."""
         queue = link.queue
         while queue:
             entry = queue.popleft()
             entry.data = None
+            entry.failure = failure
             self.queued -= 1
             self._set_status(entry, ABORTED)
 
-    def abort_link(self, link: Link) -> int:
+    def abort_link(self, link: Link, failure: Failure | None) -> int:
         """Give up every message of a closed link; returns how many were on the wire."""
-        self.abort_queue(link)
+        self.abort_queue(link, failure)
         lost = len(link.unanswered)
         for entry in list(link.unanswered.values()):
             entry.delivery = None
+            entry.failure = failure
             self.unanswered -= 1
             self._set_status(entry, ABORTED)
         link.unanswered.clear()

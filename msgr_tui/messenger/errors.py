@@ -7,9 +7,12 @@ subclasses of :class:`MessengerException`; every other failure is.
 
 from __future__ import annotations
 
-import re
+from typing import TYPE_CHECKING
 
 from proton import Interrupt, ProtonException, Timeout
+
+if TYPE_CHECKING:
+    from .failures import Failure
 
 __all__ = [
     "Interrupt",
@@ -17,7 +20,6 @@ __all__ = [
     "MessengerException",
     "Timeout",
     "TransportFailed",
-    "condition_name",
 ]
 
 
@@ -29,23 +31,28 @@ class TransportFailed(MessengerException):
     """A connection could not be made, or failed, or the peer closed it with an error.
 
     ``address`` is the address the connection was made for (credentials
-    removed) and ``condition`` the AMQP/transport error name when one is known.
+    removed), ``condition`` the AMQP/transport condition's name when one is
+    known, and ``failure`` the whole :class:`~msgr_tui.messenger.failures.Failure`.
     """
 
-    def __init__(self, text: str, address: str | None = None, condition: str | None = None):
+    def __init__(
+        self,
+        text: str,
+        address: str | None = None,
+        condition: str | None = None,
+        failure: Failure | None = None,
+    ):
         super().__init__(text)
         self.address = address
         self.condition = condition
+        self.failure = failure
+
+    @classmethod
+    def of(cls, failure: Failure) -> TransportFailed:
+        """The exception that reports ``failure``."""
+        condition = failure.condition.name if failure.condition is not None else None
+        return cls(str(failure), address=failure.where, condition=condition, failure=failure)
 
 
 class LinkRefused(TransportFailed):
     """The peer refused or closed a link (or ended its session) with an error."""
-
-
-_CONDITION = re.compile(r"(?<![\w:-])([a-z][a-z0-9-]*(?::[a-z0-9-]+)+)(?![\w-])(?!:[a-z0-9])")
-
-
-def condition_name(text: str | None) -> str | None:
-    """The AMQP/Proton condition name in an error text (``amqp:not-found``), if any."""
-    match = _CONDITION.search(text or "")
-    return match.group(1) if match else None

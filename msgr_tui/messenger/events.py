@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .failures import Failure
 from .status import Status
 
 __all__ = [
@@ -35,11 +36,12 @@ class ConnectionOpened:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionClosed:
-    """A connection ended; ``error`` is None for a clean close."""
+    """A connection ended; ``error`` (and ``failure``) is None for a clean close."""
 
     label: str
     error: str | None
     inbound: bool
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class LinkClosed:
     role: str
     source: str | None
     error: str | None
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True, slots=True)

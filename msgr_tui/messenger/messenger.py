@@ -1,57 +1,41 @@
-"""The Messenger: one outgoing queue, one incoming queue, any number of peers."""
+"""The Messenger: one outgoing queue, one incoming queue, any number of peers.
+
+This class is the public face of the library and only delegates: the parts
+that do the work are private modules (the I/O loop in ``_engine``, its event
+handler in ``_handler``, address resolution in ``_router``, the queues in
+``_outgoing`` and ``_incoming``, credit in ``_credit``, subscriptions in
+``_subscriptions``, retry mode in ``_retry``, stopping in ``_lifecycle``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-import cproton
-from cproton_ffi import lib
 from proton import Message
 
-from ._codec import MessageEncoder
+from ._codec import Encoder
 from ._credit import CreditScheduler
-from ._engine import Conn, Driver, Listener, now_ms
+from ._engine import Driver, now_ms
+from ._handler import EngineHandler
 from ._incoming import INCOMING_BIT, IncomingQueue
-from ._links import Link
+from ._lifecycle import Lifecycle
+from ._options import Options
 from ._outgoing import OutgoingQueue
-from ._retry import Reconnector, RetryPlan, retryable
-from .address import Address, AddressError, parse_address
-from .errors import (
-    Interrupt,
-    LinkRefused,
-    MessengerException,
-    Timeout,
-    TransportFailed,
-    condition_name,
-)
-from .events import (
-    ConnectionClosed,
-    ConnectionOpened,
-    IncomingSettled,
-    LinkClosed,
-    LinkOpened,
-    MessengerEvent,
-    RetryScheduled,
-    TrackerUpdated,
-)
-from .rules import RuleList, default_rewrite
-from .status import (
-    ACCEPTED,
-    REJECTED,
-    RELEASED,
-    Status,
-)
+from ._pump import Pump
+from ._reports import Reports
+from ._retry import Retrier
+from ._router import Router
+from ._subscriptions import Subscriptions
+from .errors import MessengerException, Timeout
+from .events import MessengerEvent
+from .failures import Failure
+from .status import ACCEPTED, REJECTED, RELEASED, Status
 from .subscription import Subscription
-from .tls import TLSSettings, check_verifiable_host, diagnose_verification
+from .views import ConnectionView, RetryView
 
 __all__ = ["Messenger"]
-
-# Bytes of messages a burst of puts may leave in the transport before put writes.
-_PUT_FLUSH_BYTES = 64 * 1024
 
 
 def _seconds(value: float | None) -> float | None:
@@ -85,46 +69,31 @@ class Messenger:
 
     def __init__(self, name: str | None = None) -> None:
         """Create a stopped Messenger; ``name`` (its AMQP container-id) defaults to a UUID."""
-        self._name = name if name is not None else str(uuid.uuid4())
-        self._timeout: float | None = None
-        self._blocking = True
-        self._certificate: str | None = None
-        self._private_key: str | None = None
-        self._password: str | None = None
-        self._trusted_certificates: str | None = None
-        self._verify_hostname = False
-        self._allow_insecure_mechs = True
-        self._idle_timeout = 0.0
-        self._tls_cache: dict[str, Any] = {}
-        self._routes = RuleList()
-        self._rewrites = RuleList()
-        self._rewrite_cache: dict[str, str | None] = {}
-        self._link_cache: dict[str, Link] = {}
-
-        self._driver = Driver(self, self._name)
-        self._encoder = MessageEncoder()
-        self._credit = CreditScheduler()
-        self._started = False
-        self._stopping = False
-        self._interrupted = False
-        self._errors: deque[MessengerException] = deque()
-        self.on_event: Callable[[MessengerEvent], None] | None = None
-        """Optional callback for :mod:`~msgr_tui.messenger.events` (an extension)."""
-
-        self._out_conns: dict[tuple[Any, ...], Conn] = {}
-        self._subscriptions: dict[str, Subscription] = {}
-        self._sub_links: dict[str, Link] = {}
-        self._sub_listeners: dict[str, Listener] = {}
-
-        self._retry = False
-        self._reconnector = Reconnector()
-        self._outgoing = OutgoingQueue()
-        self._outgoing.on_status = self._tracker_updated
-        self._incoming = IncomingQueue()
-        self._incoming.on_auto_settled = self._incoming_auto_settled
+        options = Options(name if name is not None else str(uuid.uuid4()))
+        self._options = options
+        self._reports = reports = Reports()
+        self._outgoing = outgoing = OutgoingQueue()
+        self._incoming = incoming = IncomingQueue()
+        self._credit = credit = CreditScheduler()
+        outgoing.on_status = reports.tracker_updated
+        incoming.on_auto_settled = reports.incoming_settled
+        self._driver = driver = Driver(None, options.name)  # type: ignore[arg-type]
+        self._router = router = Router(options, driver, outgoing)
+        self._subscriptions = subscriptions = Subscriptions(driver, router, credit)
+        self._lifecycle = lifecycle = Lifecycle(driver, router, outgoing, subscriptions)
+        self._retrier = retrier = Retrier(
+            options, lifecycle, driver, router, outgoing, subscriptions, reports
+        )
+        router.retrier = retrier
+        lifecycle.retrier = retrier
+        driver.handler = EngineHandler(
+            options, lifecycle, router, outgoing, incoming, credit, subscriptions, retrier, reports
+        )
+        self._pump = Pump(options, driver, outgoing, credit, incoming, retrier, lifecycle, reports)
+        self._encoder = Encoder()
 
     def __repr__(self) -> str:
-        return f"<Messenger {self._name!r}{' stopped' if self.stopped else ''}>"
+        return f"<Messenger {self.name!r}{' stopped' if self.stopped else ''}>"
 
     def __enter__(self) -> Messenger:
         self.start()
@@ -144,25 +113,25 @@ class Messenger:
     @property
     def name(self) -> str:
         """The Messenger's name, used as the container-id of all its connections."""
-        return self._name
+        return self._options.name
 
     @property
     def timeout(self) -> float | None:
         """Seconds a blocking call may wait before raising Timeout; None waits forever."""
-        return self._timeout
+        return self._options.timeout
 
     @timeout.setter
     def timeout(self, value: float | None) -> None:
-        self._timeout = _seconds(value)
+        self._options.timeout = _seconds(value)
 
     @property
     def blocking(self) -> bool:
         """When False, ``send``/``recv``/``stop`` do what they can without waiting."""
-        return self._blocking
+        return self._options.blocking
 
     @blocking.setter
     def blocking(self, value: bool) -> None:
-        self._blocking = bool(value)
+        self._options.blocking = bool(value)
 
     @property
     def incoming_window(self) -> int:
@@ -195,32 +164,32 @@ class Messenger:
         Needed to listen on ``amqps://~`` and to authenticate to peers that ask
         for a client certificate.
         """
-        return self._certificate
+        return self._options.certificate
 
     @certificate.setter
     def certificate(self, value: str | None) -> None:
-        self._certificate = value
-        self._tls_cache.clear()
+        self._options.certificate = value
+        self._router.tls_changed()
 
     @property
     def private_key(self) -> str | None:
         """Path of the private key (PEM) that goes with :attr:`certificate`."""
-        return self._private_key
+        return self._options.private_key
 
     @private_key.setter
     def private_key(self, value: str | None) -> None:
-        self._private_key = value
-        self._tls_cache.clear()
+        self._options.private_key = value
+        self._router.tls_changed()
 
     @property
     def password(self) -> str | None:
         """Password of :attr:`private_key`, or None when the key is not encrypted."""
-        return self._password
+        return self._options.password
 
     @password.setter
     def password(self, value: str | None) -> None:
-        self._password = value
-        self._tls_cache.clear()
+        self._options.password = value
+        self._router.tls_changed()
 
     @property
     def trusted_certificates(self) -> str | None:
@@ -228,12 +197,12 @@ class Messenger:
 
         On an ``amqps://~`` listener, setting it makes client certificates mandatory.
         """
-        return self._trusted_certificates
+        return self._options.trusted_certificates
 
     @trusted_certificates.setter
     def trusted_certificates(self, value: str | None) -> None:
-        self._trusted_certificates = value
-        self._tls_cache.clear()
+        self._options.trusted_certificates = value
+        self._router.tls_changed()
 
     @property
     def verify_hostname(self) -> bool:
@@ -242,21 +211,21 @@ class Messenger:
         Only applies when :attr:`trusted_certificates` is set. The original
         Messenger verified the certificate chain but not the name.
         """
-        return self._verify_hostname
+        return self._options.verify_hostname
 
     @verify_hostname.setter
     def verify_hostname(self, value: bool) -> None:
-        self._verify_hostname = bool(value)
-        self._tls_cache.clear()
+        self._options.verify_hostname = bool(value)
+        self._router.tls_changed()
 
     @property
     def allow_insecure_mechs(self) -> bool:
         """Extension: allow SASL PLAIN over unencrypted TCP (default True, as the original)."""
-        return self._allow_insecure_mechs
+        return self._options.allow_insecure_mechs
 
     @allow_insecure_mechs.setter
     def allow_insecure_mechs(self, value: bool) -> None:
-        self._allow_insecure_mechs = bool(value)
+        self._options.allow_insecure_mechs = bool(value)
         self._driver.allow_insecure_mechs = bool(value)
 
     @property
@@ -267,12 +236,12 @@ class Messenger:
         Messenger keeps its side alive with empty frames whenever a peer
         advertises a timeout, as long as the program keeps calling into it.
         """
-        return self._idle_timeout
+        return self._options.idle_timeout
 
     @idle_timeout.setter
     def idle_timeout(self, value: float) -> None:
-        self._idle_timeout = max(0.0, float(value or 0))
-        self._driver.idle_timeout_ms = int(self._idle_timeout * 1000)
+        self._options.idle_timeout = max(0.0, float(value or 0))
+        self._driver.idle_timeout_ms = int(self._options.idle_timeout * 1000)
 
     @property
     def retry(self) -> bool:
@@ -286,26 +255,40 @@ class Messenger:
         see a message twice. Refused credentials, untrusted certificates and
         refused links are not retried.
         """
-        return self._retry
+        return self._options.retry
 
     @retry.setter
     def retry(self, value: bool) -> None:
-        self._retry = bool(value)
-        self._outgoing.retain = self._retry
+        self._options.retry = bool(value)
+        self._outgoing.retain = self._options.retry
 
     @property
     def retry_max_delay(self) -> float:
         """Extension: the longest wait between two reconnection attempts, in seconds."""
-        return self._reconnector.max_delay
+        return self._retrier.max_delay
 
     @retry_max_delay.setter
     def retry_max_delay(self, value: float) -> None:
-        self._reconnector.max_delay = max(0.01, float(value))
+        self._retrier.max_delay = max(0.01, float(value))
+
+    @property
+    def on_event(self) -> Callable[[MessengerEvent], None] | None:
+        """Extension: a callable told about connections, links, trackers and retries.
+
+        It receives the dataclasses of :mod:`msgr_tui.messenger.events`, in
+        the Messenger's thread, inside whichever call did the I/O: it must be
+        quick and must not call back into the Messenger.
+        """
+        return self._reports.on_event
+
+    @on_event.setter
+    def on_event(self, callback: Callable[[MessengerEvent], None] | None) -> None:
+        self._reports.on_event = callback
 
     @property
     def stopped(self) -> bool:
         """True before ``start`` and once ``stop`` has closed every connection and listener."""
-        return not self._started
+        return not self._lifecycle.started
 
     @property
     def outgoing(self) -> int:
@@ -325,14 +308,23 @@ class Messenger:
     @property
     def subscriptions(self) -> list[Subscription]:
         """Extension: the current subscriptions, in the order they were made."""
-        return list(self._subscriptions.values())
+        return list(self._subscriptions.by_source.values())
+
+    @property
+    def connections(self) -> tuple[ConnectionView, ...]:
+        """Extension: the connections open or opening now, as read-only snapshots."""
+        return tuple(conn.view() for conn in self._driver.conns.values())
+
+    @property
+    def retries(self) -> tuple[RetryView, ...]:
+        """Extension: retry mode's addresses waiting to be reconnected, as snapshots."""
+        return self._retrier.views()
 
     # ------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
         """Make the Messenger active; required before sending or receiving."""
-        self._started = True
-        self._stopping = False
+        self._lifecycle.start()
 
     def stop(self) -> None:
         """Close every connection and listener with a clean AMQP close.
@@ -343,59 +335,20 @@ class Messenger:
         connections are dropped and Timeout is raised); non-blocking mode
         returns at once and ``work`` completes the close (see :attr:`stopped`).
         """
-        if not self._started:
+        lifecycle = self._lifecycle
+        if not lifecycle.started:
             return
-        self._stopping = True
-        for link in self._outgoing.links:
-            self._outgoing.abort_queue(link)
-        for plan in self._reconnector.plans.values():
-            for parked in plan.parked.values():
-                self._outgoing.abort_queue(parked)
-            for subscription in plan.subscriptions:
-                subscription.state = "closed"
-        self._reconnector.plans.clear()
-        for listener in list(self._driver.listeners):
-            self._close_listener(listener)
-        self._advance_stop()
-        if not self._blocking:
+        lifecycle.begin_stop()
+        if not self._options.blocking:
             self._driver.pump(0)
-            self._advance_stop()
+            lifecycle.advance()
             return
         try:
-            self._sync(self._stop_complete, self._timeout, interruptible=False)
+            self._pump.until(lifecycle.stopped_now, self._options.timeout, interruptible=False)
         except Timeout:
-            for conn in list(self._driver.conns.values()):
-                self._driver.abort_conn(conn, "stop timed out waiting for the peer to close")
-            self._finish_stop()
+            lifecycle.abort("stop timed out waiting for the peer to close")
             raise
-        self._errors.clear()
-
-    def _advance_stop(self) -> None:
-        if not self._stopping:
-            return
-        for conn in list(self._driver.conns.values()):
-            if conn.closing or conn.closed:
-                continue
-            if all(
-                link.closed or lib.pn_link_queued(link.impl) == 0
-                for link in conn.links
-                if link.is_sender
-            ):
-                self._driver.close_conn(conn)
-        if not self._driver.conns and not self._driver.listeners:
-            self._finish_stop()
-
-    def _stop_complete(self) -> bool:
-        self._advance_stop()
-        return not self._started
-
-    def _finish_stop(self) -> None:
-        self._started = False
-        self._stopping = False
-        self._out_conns.clear()
-        self._link_cache.clear()
-        for sub in self._subscriptions.values():
-            sub.state = "closed"
+        self._reports.clear()
 
     # ---------------------------------------------------------- subscribing
 
@@ -408,58 +361,12 @@ class Messenger:
         subscription. ``amqps://~`` listeners need :attr:`certificate` and
         :attr:`private_key`.
         """
-        existing = self._subscriptions.get(source)
-        if existing is not None and existing.state not in ("closed", "failed"):
-            return existing
-        address = parse_address(source)
-        subscription = Subscription(source, address)
-        if address.listen:
-            domain = self._tls("server") if address.tls else None
-            listener = self._driver.listen(address, domain)
-            listener.subscription = subscription
-            subscription.port = listener.port
-            subscription.state = "listening"
-            self._sub_listeners[source] = listener
-        else:
-            self._attach(subscription, self._connection_for(address))
-        self._subscriptions[source] = subscription
-        return subscription
-
-    def _attach(self, subscription: Subscription, conn: Conn) -> None:
-        """Open the receiver link of a remote subscription on ``conn``."""
-        name = subscription.source_name
-        impl = self._driver.open_link(conn, False, self._link_name(name), name)
-        link = self._new_link(impl, conn, False, name, ours=True)
-        link.subscription = subscription
-        subscription.state = "connecting"
-        self._sub_links[subscription.address] = link
-        self._credit.add_link(link)
-        self._driver.process()
-        self._driver.flush(conn)
+        return self._subscriptions.subscribe(source)
 
     def unsubscribe(self, source: str | Subscription) -> None:
         """Extension: stop receiving from a source (close its link or listener)."""
         key = source.address if isinstance(source, Subscription) else source
-        subscription = self._subscriptions.pop(key, None)
-        if subscription is None:
-            raise MessengerException(f"not subscribed to {key!r}")
-        subscription.state = "closed"
-        listener = self._sub_listeners.pop(key, None)
-        if listener is not None:
-            self._close_listener(listener)
-        link = self._sub_links.pop(key, None)
-        if link is not None and not link.closed:
-            lib.pn_link_close(link.impl)
-            self._credit.remove_link(link)
-            self._driver.flush(link.conn)
-
-    def _close_listener(self, listener: Listener) -> None:
-        self._driver.close_listener(listener)
-        for key, known in list(self._sub_listeners.items()):
-            if known is listener:
-                del self._sub_listeners[key]
-        if listener.subscription is not None:
-            listener.subscription.state = "closed"
+        self._subscriptions.unsubscribe(key)
 
     # -------------------------------------------------------------- sending
 
@@ -474,36 +381,11 @@ class Messenger:
         address = message.address
         if not address:
             raise MessengerException("put: the message has no address (set message.address)")
-        link = self._link_cache.get(address)
-        if link is None or link.closed or link.conn.closing:
-            link = self._sender_for(address)
-        written = self._rewritten(address)
-        reply_to = message.reply_to
-        munged_reply = self._munge_reply_to(reply_to)
-        if written != address or munged_reply != reply_to:
-            try:
-                message.address = written
-                if munged_reply != reply_to:
-                    message.reply_to = munged_reply
-                data = self._encoder.encode(message)
-            finally:
-                message.address = address
-                message.reply_to = reply_to
-        else:
-            data = self._encoder.encode(message)
+        link = self._router.sender_for(address)
+        data = self._router.wire_copy(message, self._encoder)
         tracker = self._outgoing.add(data, link)
-        if self._started and not self._stopping and link.conn is not None:
-            # Like Nagle's algorithm: a put with nothing unanswered on its link
-            # is written out at once; later puts of a burst collect in the
-            # transport and go out in one write per _PUT_FLUSH_BYTES, or at the
-            # next send/recv/work. One socket write per message cost the sender
-            # a quarter of its time and the receiver a read per few messages.
-            idle = not link.unanswered
-            self._outgoing.pump(link)
-            conn = link.conn
-            conn.unflushed += len(data)
-            if idle or conn.unflushed >= _PUT_FLUSH_BYTES:
-                self._driver.flush(conn)
+        if self._lifecycle.started and not self._lifecycle.stopping:
+            self._pump.send_soon(link, len(data))
         return tracker
 
     def send(self, n: int = -1) -> None:
@@ -518,7 +400,7 @@ class Messenger:
         self._check_started("send")
         outgoing = self._outgoing
         threshold = 0 if n is None or n < 0 else max(outgoing.pending - n, 0)
-        self._sync(lambda: outgoing.pending <= threshold, self._timeout)
+        self._pump.until(lambda: outgoing.pending <= threshold, self._options.timeout)
 
     def status(self, tracker: int) -> Status | None:
         """The last known status of a tracker, or None when it is unknown.
@@ -533,6 +415,16 @@ class Messenger:
         if tracker & INCOMING_BIT:
             return self._incoming.status(tracker)
         return self._outgoing.status(tracker)
+
+    def failure(self, tracker: int) -> Failure | None:
+        """Extension: why an ABORTED outgoing tracker was aborted, when it is known.
+
+        None for trackers that were not aborted, that left the outgoing
+        window, or whose connection closed cleanly during ``stop``.
+        """
+        if tracker & INCOMING_BIT:
+            return None
+        return self._outgoing.failure(tracker)
 
     def buffered(self, tracker: int) -> bool:
         """True while the tracked outgoing message still waits for credit or the wire."""
@@ -557,8 +449,7 @@ class Messenger:
         ``*`` across segments, and ``$1``, ``$2``... insert what they matched.
         Rules are tried in the order they were added; the first match wins.
         """
-        self._routes.add(pattern, address)
-        self._link_cache.clear()
+        self._router.add_route(pattern, address)
 
     def rewrite(self, pattern: str, address: str | None) -> None:
         """Change the address written into outgoing messages that match ``pattern``.
@@ -566,8 +457,7 @@ class Messenger:
         Same pattern language as :meth:`route`; None removes the address.
         Without a matching rule, ``user:password@`` is removed from the address.
         """
-        self._rewrites.add(pattern, address)
-        self._rewrite_cache.clear()
+        self._router.add_rewrite(pattern, address)
 
     # ------------------------------------------------------------ receiving
 
@@ -580,21 +470,19 @@ class Messenger:
         it grants the credit and returns.
         """
         self._check_started("recv")
-        if self._blocking and not self._driver.listeners and not self._driver.conns:
+        driver = self._driver
+        blocking = self._options.blocking
+        if blocking and not driver.listeners and not driver.conns:
             raise MessengerException("recv: no valid sources (subscribe to a source first)")
         self._credit.set_limit(n)
         self._credit.flow(now_ms(), len(self._incoming))
-        self._sync(self._received, self._timeout)
-        if (
-            not self._incoming
-            and self._blocking
-            and not self._driver.listeners
-            and not self._driver.conns
-        ):
+        self._pump.until(self._received, self._options.timeout)
+        if not self._incoming and blocking and not driver.listeners and not driver.conns:
             raise MessengerException("recv: no valid sources (every connection has closed)")
 
     def _received(self) -> bool:
-        return bool(self._incoming) or not (self._driver.listeners or self._driver.conns)
+        driver = self._driver
+        return bool(self._incoming) or not (driver.listeners or driver.conns)
 
     def get(self, message: Message | None = None) -> int:
         """Take the oldest incoming message into ``message`` and return its tracker.
@@ -603,7 +491,7 @@ class Messenger:
         MessengerException when the incoming queue is empty.
         """
         entry = self._incoming.get(message)
-        if not self._incoming.window and not self._incoming and self._started:
+        if not self._incoming.window and not self._incoming and self._lifecycle.started:
             # Caught up: let the dispositions out now rather than at the next
             # call. While a backlog is read they go out in batches.
             self._driver.flush(entry.link.conn)
@@ -622,7 +510,7 @@ class Messenger:
         self._act(tracker, RELEASED)
 
     def _act(self, tracker: int | None, outcome: Status) -> None:
-        if self._incoming.act(tracker, outcome) and self._started:
+        if self._incoming.act(tracker, outcome) and self._lifecycle.started:
             self._driver.flush_all()
 
     # ------------------------------------------------------------ pumping
@@ -635,443 +523,20 @@ class Messenger:
         of connections or links this Messenger opened.
         """
         self._check_started("work")
-        self._check_interrupt()
-        timeout = self._until_timer(_seconds(timeout))
-        worked = self._driver.pump(timeout)
-        self._after_io()
-        self._check_interrupt()
-        self._raise_pending()
+        pump = self._pump
+        pump.check_interrupt()
+        worked = pump.once(_seconds(timeout))
+        pump.check_interrupt()
+        self._reports.raise_pending()
         return worked
 
     def interrupt(self) -> None:
         """Make the current (or next) blocking call raise Interrupt; any thread may call it."""
-        self._interrupted = True
-        self._driver.wake()
+        self._pump.interrupt()
 
     def _check_started(self, operation: str) -> None:
-        if not self._started and not self._stopping:
+        if not self._lifecycle.started and not self._lifecycle.stopping:
             raise MessengerException(f"{operation}: the Messenger is not started (call start())")
-
-    def _check_interrupt(self) -> None:
-        if self._interrupted:
-            self._interrupted = False
-            raise Interrupt("interrupted")
-
-    def _raise_pending(self) -> None:
-        """Raise what went wrong since the last call, all of it at once.
-
-        One failure often has several faces (a broker that ends a session
-        closes every link on it): they are reported together by the call that
-        notices them, so no stale error is left for an unrelated later call.
-        """
-        if not self._errors:
-            return
-        errors = list(self._errors)
-        self._errors.clear()
-        first = errors[0]
-        texts = list(dict.fromkeys(str(error) for error in errors))
-        if len(texts) == 1:
-            raise first
-        combined = type(first)("; ".join(texts))
-        if isinstance(first, TransportFailed) and isinstance(combined, TransportFailed):
-            combined.address = first.address
-            combined.condition = first.condition
-        raise combined
-
-    def _until_timer(self, wait: float | None) -> float | None:
-        """``wait`` shortened to the next drain or reconnection, whichever is first."""
-        deadlines = [self._credit.next_drain] if self._credit.next_drain else []
-        retry_at = self._reconnector.next_deadline()
-        if retry_at is not None:
-            deadlines.append(retry_at)
-        if not deadlines:
-            return wait
-        until = max(0.0, (min(deadlines) - now_ms()) / 1000.0)
-        return until if wait is None else min(wait, until)
-
-    def _after_io(self) -> None:
-        if self._credit.flow(now_ms(), len(self._incoming)):
-            self._driver.flush_all()
-        if self._reconnector.plans:
-            self._reconnect_due()
-        self._advance_stop()
-
-    def _reconnect_due(self) -> None:
-        now = now_ms()
-        for _key, plan in self._reconnector.due(now):
-            plan.next_at = 0
-            try:
-                conn = self._connection_for(plan.address)
-            except MessengerException as error:
-                if plan.next_at == 0:
-                    self._schedule_retry(plan, str(error))
-                continue
-            for name, parked in list(plan.parked.items()):
-                if not parked.queue:
-                    continue
-                link = self._sender_link(conn, name)
-                for entry in parked.queue:
-                    entry.link = link
-                link.queue.extend(parked.queue)
-                parked.queue.clear()
-                self._outgoing.pump(link)
-            plan.parked.clear()
-            subscriptions, plan.subscriptions = plan.subscriptions, []
-            for subscription in subscriptions:
-                if self._subscriptions.get(subscription.address) is subscription:
-                    self._attach(subscription, conn)
-            self._driver.flush(conn)
-
-    def _retrying(self, conn: Conn) -> bool:
-        """Whether what ``conn`` leaves behind waits for a reconnection."""
-        return (
-            self._retry
-            and conn.outbound
-            and conn.closed
-            and conn.address is not None
-            and not self._stopping
-            and retryable(conn.error)
-        )
-
-    def _retry_plan(self, conn: Conn) -> RetryPlan:
-        assert conn.key is not None and conn.address is not None
-        return self._reconnector.plan_for(conn.key, conn.address, conn.label)
-
-    def _schedule_retry(self, plan: RetryPlan, reason: str | None) -> None:
-        delay = self._reconnector.schedule(plan, now_ms())
-        if self.on_event is not None:
-            self.on_event(
-                RetryScheduled(
-                    plan.label,
-                    plan.attempt,
-                    delay,
-                    plan.waiting,
-                    len(plan.subscriptions),
-                    reason,
-                )
-            )
-
-    def _sync(
-        self, done: Callable[[], bool], timeout: float | None, *, interruptible: bool = True
-    ) -> None:
-        """Pump until ``done()``; the heart of every blocking call."""
-        deadline = None if timeout is None else now_ms() + int(timeout * 1000)
-        driver = self._driver
-        # One non-waiting round of real I/O first: send(0) and non-blocking
-        # calls must read the peer's answers (open, credit, dispositions) too.
-        driver.pump(0)
-        self._after_io()
-        while True:
-            self._raise_pending()
-            if done():
-                return
-            if not self._blocking:
-                return
-            if interruptible:
-                self._check_interrupt()
-            wait: float | None = None
-            if deadline is not None:
-                remaining = deadline - now_ms()
-                if remaining <= 0:
-                    raise Timeout("timed out")
-                wait = remaining / 1000.0
-            driver.pump(self._until_timer(wait))
-            self._after_io()
-
-    # ------------------------------------------------------ outgoing plumbing
-
-    def _sender_for(self, address: str) -> Link:
-        matched, routed = self._routes.apply(address)
-        target = routed if matched and routed is not None else address
-        routed_note = f" (routed from {address!r})" if matched else ""
-        try:
-            parsed = parse_address(target)
-        except AddressError as error:
-            raise AddressError(f"{error}{routed_note}") from None
-        if parsed.listen:
-            raise AddressError(
-                f"put: cannot send to {parsed.without_credentials()!r}: '~' means listen; "
-                f"use the listener's host and port{routed_note}"
-            )
-        if self._retry:
-            plan = self._reconnector.waiting_plan(parsed.connection_key(), now_ms())
-            if plan is not None:
-                # The address is down and a reconnection is planned: wait with the rest.
-                return plan.park(parsed.name)
-        try:
-            conn = self._connection_for(parsed)
-        except MessengerException as error:
-            if not routed_note:
-                raise
-            raise type(error)(f"{error}{routed_note}") from None
-        link = self._sender_link(conn, parsed.name)
-        self._link_cache[address] = link
-        return link
-
-    def _sender_link(self, conn: Conn, name: str | None) -> Link:
-        """The sender link for ``name`` on ``conn``, opened if there is none."""
-        link = conn.senders.get(name)
-        if link is None or link.closed:
-            impl = self._driver.open_link(conn, True, self._link_name(name), name)
-            link = self._new_link(impl, conn, True, name, ours=True)
-            conn.senders[name] = link
-        return link
-
-    def _connection_for(self, address: Address) -> Conn:
-        key = address.connection_key()
-        conn = self._out_conns.get(key)
-        if conn is not None and not conn.closing and not conn.closed:
-            return conn
-        domain = address.domain
-        for candidate in self._driver.conns.values():
-            if (
-                candidate.remote_container == domain
-                and not candidate.closing
-                and not candidate.closed
-            ):
-                return candidate
-        label = _connection_label(address)
-        domain_tls = self._tls("client") if address.tls else None
-        if domain_tls is not None and self._verify_hostname and self._trusted_certificates:
-            check_verifiable_host(address.host)
-        mechs = (
-            "PLAIN"
-            if address.user is not None and address.password is not None
-            else (
-                "ANONYMOUS EXTERNAL"
-                if domain_tls is not None and self._certificate
-                else "ANONYMOUS"
-            )
-        )
-        conn = self._driver.connect(address, label, domain_tls, mechs)
-        if not conn.closed:
-            self._out_conns[key] = conn
-        elif conn.error:
-            # Failed before it started (no address worked): report it now.
-            raise TransportFailed(f"{label}: {conn.error}", address=label)
-        return conn
-
-    def _tls(self, role: str) -> Any:
-        domain = self._tls_cache.get(role)
-        if domain is None:
-            settings = TLSSettings(
-                self._certificate,
-                self._private_key,
-                self._password,
-                self._trusted_certificates,
-                self._verify_hostname,
-            )
-            domain = settings.server_domain() if role == "server" else settings.client_domain()
-            self._tls_cache[role] = domain
-        return domain
-
-    def _link_name(self, terminus: str | None) -> str:
-        # Unique per connection pair and direction, so a broker never confuses
-        # (or steals) links after a reconnect.
-        return f"{terminus or '-'}#{uuid.uuid4().hex[:12]}"
-
-    def _new_link(
-        self, impl: Any, conn: Conn, is_sender: bool, address: str | None, ours: bool
-    ) -> Link:
-        link = Link(impl, conn, is_sender, address, ours)
-        conn.links.append(link)
-        self._driver.links[impl] = link
-        if is_sender:
-            self._outgoing.links.append(link)
-        return link
-
-    def _rewritten(self, address: str) -> str | None:
-        try:
-            return self._rewrite_cache[address]
-        except KeyError:
-            pass
-        matched, result = self._rewrites.apply(address)
-        written = result if matched else default_rewrite(address)
-        if len(self._rewrite_cache) > 4096:
-            self._rewrite_cache.clear()
-        self._rewrite_cache[address] = written
-        return written
-
-    def _munge_reply_to(self, reply_to: str | None) -> str | None:
-        if reply_to and reply_to.startswith("~"):
-            return f"amqp://{self._name}{reply_to[1:]}"
-        return reply_to
-
-    def _tracker_updated(self, tracker: int, status: Status) -> None:
-        if self.on_event is not None:
-            self.on_event(TrackerUpdated(tracker, status))
-
-    def _incoming_auto_settled(self, tracker: int, status: Status) -> None:
-        if self.on_event is not None:
-            self.on_event(IncomingSettled(tracker, status))
-
-    # ------------------------------------------------- driver callbacks
-
-    def on_delivery(self, link: Link, delivery: Any) -> None:
-        if link.is_sender:
-            self._outgoing.on_delivery(link, delivery)
-        elif self._incoming.on_delivery(link, delivery):
-            self._credit.on_message(link)
-
-    def on_flow(self, link: Link) -> None:
-        if link.is_sender:
-            self._outgoing.on_flow(link)
-        else:
-            self._credit.on_flow(link)
-
-    def on_connection_opened(self, conn: Conn) -> None:
-        if conn.outbound and conn.key is not None:
-            self._reconnector.connected(conn.key)
-        if self.on_event is not None:
-            self.on_event(ConnectionOpened(conn.label, conn.remote_container, not conn.outbound))
-
-    def on_link_opened(self, link: Link) -> None:
-        subscription = link.subscription
-        if subscription is not None:
-            subscription.state = "attached"
-            subscription.error = None
-        if self.on_event is not None:
-            self.on_event(
-                LinkOpened(
-                    link.describe(), link.role, subscription.address if subscription else None
-                )
-            )
-
-    def on_remote_link(self, conn: Conn, impl: Any, is_sender: bool) -> Link:
-        if is_sender:
-            # A peer subscribes to us: the link's source names what it wants.
-            address = cproton.pn_terminus_get_address(lib.pn_link_source(impl))
-            link = self._new_link(impl, conn, True, address, ours=False)
-            conn.senders.setdefault(address, link)
-            target = cproton.pn_terminus_get_address(lib.pn_link_target(impl))
-            if target is not None:
-                conn.senders.setdefault(target, link)
-        else:
-            address = cproton.pn_terminus_get_address(lib.pn_link_target(impl))
-            link = self._new_link(impl, conn, False, address, ours=False)
-            self._credit.add_link(link)
-        return link
-
-    def on_link_closed(self, link: Link, error: str | None) -> None:
-        if link.closed:
-            return
-        link.closed = True
-        link.error = error
-        link.partial = None
-        conn = link.conn
-        if link in conn.links:
-            conn.links.remove(link)
-        if link.is_sender:
-            self._outgoing.links.remove(link)
-            for key in [key for key, known in conn.senders.items() if known is link]:
-                del conn.senders[key]
-            if self._retrying(conn) and link.ours:
-                parked = self._retry_plan(conn).park(link.address)
-                entries = self._outgoing.take_for_retry(link)
-                for entry in entries:
-                    entry.link = parked
-                merged = sorted([*parked.queue, *entries], key=lambda entry: entry.tracker)
-                parked.queue.clear()
-                parked.queue.extend(merged)
-                lost = 0
-            else:
-                lost = self._outgoing.abort_link(link)
-            conn.aborted += lost
-            if lost and not error and link.ours and not conn.closed and not self._stopping:
-                self._errors.append(
-                    LinkRefused(
-                        f"{link.describe()}: the peer closed the sender link before answering "
-                        f"{lost} message(s); they report ABORTED",
-                        address=link.describe(),
-                    )
-                )
-        else:
-            self._credit.remove_link(link)
-        subscription = link.subscription
-        reason = error or conn.error
-        if subscription is not None and subscription.state != "closed" and self._retrying(conn):
-            # It comes back with the connection.
-            self._retry_plan(conn).subscriptions.append(subscription)
-            self._sub_links.pop(subscription.address, None)
-            subscription.state = "retrying"
-            subscription.error = reason
-        elif subscription is not None and subscription.state != "closed":
-            subscription.state = "failed" if reason else "closed"
-            subscription.error = reason
-        if error and link.ours:
-            self._errors.append(
-                LinkRefused(
-                    f"{link.describe()}: the peer closed the {link.role} link: {error}",
-                    address=link.describe(),
-                    condition=condition_name(error),
-                )
-            )
-        if self.on_event is not None:
-            self.on_event(
-                LinkClosed(
-                    link.describe(),
-                    link.role,
-                    subscription.address if subscription else None,
-                    reason,
-                )
-            )
-
-    def on_connection_closed(self, conn: Conn, error: str | None) -> None:
-        if self._out_conns.get(conn.key) is conn:
-            del self._out_conns[conn.key]
-        if self._retrying(conn):
-            plan = self._reconnector.plans.get(conn.key)
-            if plan is not None and not plan.empty:
-                if plan.next_at == 0:
-                    self._schedule_retry(plan, error)
-            elif plan is not None:
-                del self._reconnector.plans[conn.key]
-        elif conn.outbound and not self._stopping:
-            if error:
-                self._errors.append(
-                    TransportFailed(
-                        f"{conn.label}: {error}",
-                        address=conn.label,
-                        condition=condition_name(error),
-                    )
-                )
-            elif conn.aborted:
-                self._errors.append(
-                    TransportFailed(
-                        f"{conn.label}: the peer closed the connection before answering "
-                        f"{conn.aborted} message(s); they report ABORTED",
-                        address=conn.label,
-                    )
-                )
-        if self.on_event is not None:
-            self.on_event(ConnectionClosed(conn.label, error, not conn.outbound))
-
-    def explain_failure(self, conn: Conn, error: str) -> str:
-        """Add what the engine's error leaves unsaid for failures users meet often."""
-        address = conn.address
-        if address is None:
-            return error
-        if (
-            "mech=none" in error
-            and address.password is not None
-            and not address.tls
-            and not self._allow_insecure_mechs
-        ):
-            return (
-                f"{error} — SASL PLAIN was not offered because it would send the password "
-                "in clear over unencrypted TCP; use amqps://, or allow it explicitly "
-                "(allow_insecure_mechs; profiles: tls.allow_insecure_plain = true)"
-            )
-        if address.tls and "certificate verify failed" in error and self._trusted_certificates:
-            reason = diagnose_verification(
-                address.host,
-                address.effective_port,
-                self._trusted_certificates,
-                check_hostname=self._verify_hostname,
-            )
-            if reason:
-                return f"{error} ({reason})"
-        return error
 
 
 def _window(value: int, name: str) -> int:
@@ -1082,10 +547,3 @@ def _window(value: int, name: str) -> int:
     if number < 0:
         raise MessengerException(f"{name} must be 0 or more, not {number}")
     return number
-
-
-def _connection_label(address: Address) -> str:
-    """How a connection is named in errors and events: scheme, user, host, port."""
-    host = f"[{address.host}]" if ":" in address.host else address.host
-    user = f"{address.user}@" if address.user is not None else ""
-    return f"{address.effective_scheme}://{user}{host}:{address.effective_port}"

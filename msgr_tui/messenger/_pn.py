@@ -1,0 +1,355 @@
+"""The one module of the library that talks to Proton's C layer.
+
+Proton's Python classes build a wrapper object for every engine event,
+delivery and message field, which costs more than the engine's own work; the
+Messenger calls the C engine through ``cproton_ffi`` instead. Every such call,
+and every use of a Proton class's private attributes (``_impl``, ``_msg``),
+is in this file: an upgrade of python-qpid-proton that changes its binding
+touches this module only. The names below are the C functions themselves
+(bound once, no wrapper on the per-message paths) or small helpers where a C
+value has to become a Python one.
+
+Pointers (``pn_link_t*``, ``pn_delivery_t*``...) are opaque cffi values to the
+rest of the library: it compares and stores them, never looks inside.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cproton
+from cproton_ffi import ffi, lib
+from proton import Collector, Connection, Data, Message, Transport
+
+from .failures import Condition
+
+# ------------------------------------------------------------------ events
+
+DELIVERY = lib.PN_DELIVERY
+LINK_FLOW = lib.PN_LINK_FLOW
+TRANSPORT = lib.PN_TRANSPORT
+CONNECTION_REMOTE_OPEN = lib.PN_CONNECTION_REMOTE_OPEN
+CONNECTION_REMOTE_CLOSE = lib.PN_CONNECTION_REMOTE_CLOSE
+SESSION_REMOTE_OPEN = lib.PN_SESSION_REMOTE_OPEN
+SESSION_REMOTE_CLOSE = lib.PN_SESSION_REMOTE_CLOSE
+LINK_REMOTE_OPEN = lib.PN_LINK_REMOTE_OPEN
+LINK_REMOTE_CLOSE = lib.PN_LINK_REMOTE_CLOSE
+LINK_REMOTE_DETACH = lib.PN_LINK_REMOTE_DETACH
+TRANSPORT_ERROR = lib.PN_TRANSPORT_ERROR
+TRANSPORT_CLOSED = lib.PN_TRANSPORT_CLOSED
+
+LOCAL_UNINIT = lib.PN_LOCAL_UNINIT
+LOCAL_ACTIVE = lib.PN_LOCAL_ACTIVE
+
+collector_peek = lib.pn_collector_peek
+collector_pop = lib.pn_collector_pop
+event_type = lib.pn_event_type
+event_delivery = lib.pn_event_delivery
+event_link = lib.pn_event_link
+event_session = lib.pn_event_session
+event_connection = lib.pn_event_connection
+event_transport = lib.pn_event_transport
+
+# --------------------------------------------------- connections, sessions
+
+connection_close = lib.pn_connection_close
+connection_state = lib.pn_connection_state
+connection_remote_condition = lib.pn_connection_remote_condition
+session_new = lib.pn_session
+session_open = lib.pn_session_open
+session_close = lib.pn_session_close
+session_state = lib.pn_session_state
+session_connection = lib.pn_session_connection
+session_remote_condition = lib.pn_session_remote_condition
+
+
+def remote_container(connection: Any) -> str | None:
+    """The container-id the peer sent in its open frame."""
+    return cproton.pn_connection_remote_container(connection)
+
+
+# ------------------------------------------------------------------- links
+
+link_open = lib.pn_link_open
+link_close = lib.pn_link_close
+link_detach = lib.pn_link_detach
+link_state = lib.pn_link_state
+link_session = lib.pn_link_session
+link_is_sender = lib.pn_link_is_sender
+link_remote_condition = lib.pn_link_remote_condition
+link_credit = lib.pn_link_credit
+link_queued = lib.pn_link_queued
+link_flow = lib.pn_link_flow
+link_drained = lib.pn_link_drained
+link_draining = lib.pn_link_draining
+link_get_drain = lib.pn_link_get_drain
+link_set_drain = lib.pn_link_set_drain
+link_advance = lib.pn_link_advance
+link_send = lib.pn_link_send
+link_recv = lib.pn_link_recv
+
+
+def open_link(session: Any, is_sender: bool, name: str, terminus: str | None) -> Any:
+    """Create and open a link on ``session``; ``terminus`` is the target (sender) or source."""
+    if is_sender:
+        impl = cproton.pn_sender(session, name)
+        if terminus is not None:
+            cproton.pn_terminus_set_address(lib.pn_link_target(impl), terminus)
+    else:
+        impl = cproton.pn_receiver(session, name)
+        if terminus is not None:
+            cproton.pn_terminus_set_address(lib.pn_link_source(impl), terminus)
+    lib.pn_link_open(impl)
+    return impl
+
+
+def accept_remote_link(impl: Any) -> tuple[str | None, str | None]:
+    """Answer a peer's attach with its own termini; returns (source, target) addresses."""
+    source = lib.pn_link_source(impl)
+    target = lib.pn_link_target(impl)
+    lib.pn_terminus_copy(source, lib.pn_link_remote_source(impl))
+    lib.pn_terminus_copy(target, lib.pn_link_remote_target(impl))
+    return cproton.pn_terminus_get_address(source), cproton.pn_terminus_get_address(target)
+
+
+def link_connection(impl: Any) -> Any:
+    return lib.pn_session_connection(lib.pn_link_session(impl))
+
+
+# -------------------------------------------------------------- deliveries
+
+ACCEPTED = lib.PN_ACCEPTED
+REJECTED = lib.PN_REJECTED
+RELEASED = lib.PN_RELEASED
+MODIFIED = lib.PN_MODIFIED
+RECEIVED = lib.PN_RECEIVED
+
+delivery_link = lib.pn_delivery_link
+delivery_settle = lib.pn_delivery_settle
+delivery_settled = lib.pn_delivery_settled
+delivery_update = lib.pn_delivery_update
+delivery_remote_state = lib.pn_delivery_remote_state
+delivery_readable = lib.pn_delivery_readable
+delivery_pending = lib.pn_delivery_pending
+delivery_partial = lib.pn_delivery_partial
+delivery_aborted = lib.pn_delivery_aborted
+from_buffer = ffi.from_buffer
+
+
+def new_delivery(link: Any, tag: int) -> Any:
+    """A new delivery on ``link`` tagged with ``tag`` (8 bytes, big-endian; Proton copies it)."""
+    return lib.pn_delivery(link, (8, ffi.from_buffer(tag.to_bytes(8, "big"))))
+
+
+def read_delivery(link: Any, size: int) -> bytearray:
+    """The ``size`` bytes of the current delivery that have arrived so far."""
+    data = bytearray(size)
+    if size:
+        count = lib.pn_link_recv(link, ffi.from_buffer(data), size)
+        if count < size:
+            del data[max(count, 0) :]
+    return data
+
+
+# --------------------------------------------------------------- transport
+
+transport_capacity = lib.pn_transport_capacity
+transport_push = lib.pn_transport_push
+transport_pending = lib.pn_transport_pending
+transport_peek = lib.pn_transport_peek
+transport_pop = lib.pn_transport_pop
+transport_close_tail = lib.pn_transport_close_tail
+transport_close_head = lib.pn_transport_close_head
+transport_tick = lib.pn_transport_tick
+transport_condition = lib.pn_transport_condition
+transport_connection = lib.pn_transport_connection
+
+
+def impl(wrapper: Connection | Transport | Collector) -> Any:
+    """The C object behind one of Proton's Python wrappers."""
+    return wrapper._impl
+
+
+def buffer_pointer(buffer: bytearray) -> Any:
+    """A C pointer to ``buffer``'s bytes, for push/peek without copies."""
+    return ffi.from_buffer(buffer)
+
+
+def set_io_error(transport: Any, reason: str) -> None:
+    """Record a socket error as the transport's condition and close both directions."""
+    condition = lib.pn_transport_condition(transport)
+    cproton.pn_condition_set_name(condition, "proton:io")
+    cproton.pn_condition_set_description(condition, reason)
+    lib.pn_transport_close_tail(transport)
+    lib.pn_transport_close_head(transport)
+
+
+def condition(pointer: Any) -> Condition | None:
+    """A ``pn_condition_t*`` as a :class:`Condition`, or None when it is not set."""
+    if not pointer or not lib.pn_condition_is_set(pointer):
+        return None
+    name = cproton.pn_condition_get_name(pointer) or "error"
+    return Condition(name, cproton.pn_condition_get_description(pointer) or None)
+
+
+# ---------------------------------------------------------------- messages
+
+_OVERFLOW = lib.PN_OVERFLOW
+_BINARY = lib.PN_BINARY
+_STRING = lib.PN_STRING
+_data_clear = lib.pn_data_clear
+_data_next = lib.pn_data_next
+_data_type = lib.pn_data_type
+_instructions = lib.pn_message_instructions
+_annotations = lib.pn_message_annotations
+_properties = lib.pn_message_properties
+_body = lib.pn_message_body
+_unpack = ffi.unpack
+
+
+class Encoder:
+    """Encodes messages into one reusable buffer that grows to the largest seen.
+
+    ``Message.encode()`` starts from 16 bytes and doubles, encoding the whole
+    message again after each overflow (seven passes for 1 KiB); here a message
+    is normally encoded in one pass. Not thread-safe, like the Messenger.
+    """
+
+    __slots__ = ("_buffer", "_pointer")
+
+    def __init__(self, initial_size: int = 64 * 1024) -> None:
+        self._allocate(initial_size)
+
+    def _allocate(self, size: int) -> None:
+        self._buffer = bytearray(size)
+        self._pointer = ffi.from_buffer(self._buffer)
+
+    def encode(self, message: Message) -> bytes:
+        _pre_encode(message)
+        handle = message._msg
+        while True:
+            size = len(self._buffer)
+            result = lib.pn_message_encode_py(handle, self._pointer, size)
+            if result == _OVERFLOW:
+                self._allocate(size * 4)
+                continue
+            if result < 0:
+                raise ValueError(f"cannot encode message: error {result}")
+            return bytes(self._buffer[:result])
+
+
+def _pre_encode(message: Message) -> None:
+    """``message._pre_encode()``, without four ``Data`` wrappers in the common case.
+
+    The common case (no instructions, annotations or properties; a binary or
+    string body) is done with direct engine calls; anything else goes through
+    Proton's own code, so the bytes are always the same as Proton's.
+    """
+    body = message.body
+    kind = type(body)
+    if (
+        (kind is bytes or kind is str or body is None)
+        and message.instructions is None
+        and message.annotations is None
+        and message.properties is None
+    ):
+        handle = message._msg
+        _data_clear(_instructions(handle))
+        _data_clear(_annotations(handle))
+        _data_clear(_properties(handle))
+        data = _body(handle)
+        _data_clear(data)
+        if kind is bytes:
+            lib.pn_data_put_binary(data, (len(body), ffi.from_buffer(body)))
+        elif kind is str:
+            encoded = body.encode("utf8")
+            lib.pn_data_put_string(data, (len(encoded), ffi.from_buffer(encoded)))
+        return
+    # Exact type checks above: symbol and char are str subclasses that
+    # Proton encodes differently; properties need Proton's key checks.
+    message._pre_encode()
+
+
+def decode_sections(message: Message, data: bytes | bytearray) -> dict[str, Any]:
+    """Decode ``data`` into ``message``'s C fields; returns its four Python-side sections.
+
+    The sections (instructions, annotations, properties, body) are returned
+    as Proton decodes them (binary as memoryviews over the message's buffers):
+    the caller makes them owned and sets them. Raises what ``Message.decode``
+    raises for bad data.
+    """
+    handle = message._msg
+    error = lib.pn_message_decode(handle, ffi.from_buffer(data), len(data))
+    if error < 0:
+        message._check(error)
+    sections = {
+        "instructions": _section(_instructions(handle)),
+        "annotations": _section(_annotations(handle)),
+        "properties": _section(_properties(handle)),
+    }
+    section = _body(handle)
+    if not _data_next(section):
+        sections["body"] = None
+        return sections
+    kind = _data_type(section)
+    if kind == _BINARY:
+        value = lib.pn_data_get_binary(section)
+        sections["body"] = _unpack(value.start, value.size)
+    elif kind == _STRING:
+        value = lib.pn_data_get_string(section)
+        sections["body"] = _unpack(value.start, value.size).decode("utf8")
+    else:
+        sections["body"] = Data(section).get_object()
+    return sections
+
+
+def _section(data: Any) -> Any:
+    # The same steps as Message._post_decode, without a Data wrapper when empty.
+    if not _data_next(data):
+        return None
+    return Data(data).get_object()
+
+
+_string = ffi.string
+
+
+def _text(pointer: Any) -> str | None:
+    return _string(pointer).decode("utf-8", "replace") if pointer else None
+
+
+def _millis(value: int) -> float | None:
+    return value / 1000.0 if value else None
+
+
+def header_and_properties(message: Message) -> tuple[Any, ...]:
+    """The header and properties of a decoded message, read from the C message.
+
+    About 7 µs, against 25 µs through ``Message``'s own properties: a flood
+    copies every message. In order: address, subject, reply_to,
+    correlation_id, message_id, user_id, content_type, content_encoding,
+    creation_time, expiry_time, group_id, group_sequence, reply_to_group_id,
+    durable, priority, ttl, first_acquirer, delivery_count. Ids are as Proton
+    hands them out (binary ones as memoryviews): the caller makes them owned.
+    """
+    handle = message._msg
+    user_id = lib.pn_message_get_user_id(handle)
+    return (
+        _text(lib.pn_message_get_address(handle)),
+        _text(lib.pn_message_get_subject(handle)),
+        _text(lib.pn_message_get_reply_to(handle)),
+        cproton.msgid2py(lib.pn_message_get_correlation_id(handle)),
+        cproton.msgid2py(lib.pn_message_get_id(handle)),
+        _unpack(user_id.start, user_id.size) if user_id.size else None,
+        _text(lib.pn_message_get_content_type(handle)),
+        _text(lib.pn_message_get_content_encoding(handle)),
+        _millis(lib.pn_message_get_creation_time(handle)),
+        _millis(lib.pn_message_get_expiry_time(handle)),
+        _text(lib.pn_message_get_group_id(handle)),
+        lib.pn_message_get_group_sequence(handle) or None,
+        _text(lib.pn_message_get_reply_to_group_id(handle)),
+        bool(lib.pn_message_is_durable(handle)),
+        lib.pn_message_get_priority(handle),
+        _millis(lib.pn_message_get_ttl(handle)),
+        bool(lib.pn_message_is_first_acquirer(handle)),
+        lib.pn_message_get_delivery_count(handle),
+    )

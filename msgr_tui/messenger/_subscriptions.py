@@ -1,0 +1,87 @@
+"""The Messenger's subscriptions: remote sources (receiver links) and ``~`` listeners."""
+
+from __future__ import annotations
+
+from . import _pn
+from ._credit import CreditScheduler
+from ._engine import Conn, Driver, Listener
+from ._links import Link
+from ._router import Router
+from .address import parse_address
+from .errors import MessengerException
+from .subscription import Subscription, SubscriptionState
+
+
+class Subscriptions:
+    """Every subscription by the source it was made with, and what serves it."""
+
+    def __init__(self, driver: Driver, router: Router, credit: CreditScheduler) -> None:
+        self.driver = driver
+        self.router = router
+        self.credit = credit
+        self.by_source: dict[str, Subscription] = {}
+        self._links: dict[str, Link] = {}
+        self._listeners: dict[str, Listener] = {}
+
+    def subscribe(self, source: str) -> Subscription:
+        existing = self.by_source.get(source)
+        if existing is not None and existing.active:
+            return existing
+        address = parse_address(source)
+        subscription = Subscription(source, address)
+        if address.listen:
+            domain = self.router.tls_domain("server") if address.tls else None
+            listener = self.driver.listen(address, domain)
+            listener.subscription = subscription
+            subscription.port = listener.port
+            subscription.state = SubscriptionState.LISTENING
+            self._listeners[source] = listener
+        else:
+            self.attach(subscription, self.router.connection_for(address))
+        self.by_source[source] = subscription
+        return subscription
+
+    def attach(self, subscription: Subscription, conn: Conn) -> None:
+        """Open the receiver link of a remote subscription on ``conn``."""
+        name = subscription.source_name
+        impl = self.driver.open_link(conn, False, self.router.link_name(name), name)
+        link = self.router.new_link(impl, conn, False, name, opened_here=True)
+        link.subscription = subscription
+        subscription.state = SubscriptionState.CONNECTING
+        self._links[subscription.address] = link
+        self.credit.add_link(link)
+        self.driver.process()
+        self.driver.flush(conn)
+
+    def is_current(self, subscription: Subscription) -> bool:
+        return self.by_source.get(subscription.address) is subscription
+
+    def detach(self, subscription: Subscription) -> None:
+        """Its link is gone (it waits for a reconnection)."""
+        self._links.pop(subscription.address, None)
+
+    def unsubscribe(self, key: str) -> None:
+        subscription = self.by_source.pop(key, None)
+        if subscription is None:
+            raise MessengerException(f"not subscribed to {key!r}")
+        subscription.state = SubscriptionState.CLOSED
+        listener = self._listeners.pop(key, None)
+        if listener is not None:
+            self.close_listener(listener)
+        link = self._links.pop(key, None)
+        if link is not None and not link.closed:
+            _pn.link_close(link.impl)
+            self.credit.remove_link(link)
+            self.driver.flush(link.conn)
+
+    def close_listener(self, listener: Listener) -> None:
+        self.driver.close_listener(listener)
+        for key, known in list(self._listeners.items()):
+            if known is listener:
+                del self._listeners[key]
+        if listener.subscription is not None:
+            listener.subscription.state = SubscriptionState.CLOSED
+
+    def close_all(self) -> None:
+        for subscription in self.by_source.values():
+            subscription.state = SubscriptionState.CLOSED
