@@ -22,7 +22,7 @@ from msgr_tui.ui.screens.profiles import ProfilesScreen
 from msgr_tui.ui.widgets.subscriptions import SubscriptionsPane
 from tests.certs import CertificateSet
 from tests.conftest import RabbitMQ
-from tests.test_tui import type_text, until
+from tests.ui.test_tui import type_text, until
 
 SIZE = (110, 40)
 

@@ -38,7 +38,7 @@ from msgr_tui.messenger import (
 from msgr_tui.messenger.events import ConnectionClosed, LinkOpened, MessengerEvent
 from tests.helpers import DEADLINE, ThreadedPeer, pump_until, started, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LARGE_TIMEOUT = 30.0
 
 

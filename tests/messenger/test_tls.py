@@ -34,7 +34,7 @@ from tests import certs as certs_module
 from tests.certs import CertificateSet
 from tests.helpers import DEADLINE, Make, ThreadedPeer, pump_until, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TLS_LISTEN = "amqps://~127.0.0.1:0"
 
 
