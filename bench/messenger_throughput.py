@@ -39,13 +39,10 @@ at-most-once (``amo``)
     *settled*): every transfer is pre-settled, the receiver sends no
     disposition and the sender learns nothing about delivery. Credit (prefetch
     1000) still paces the sender.
-    messenger: ``outgoing_window = 0`` and ``incoming_window = 0``. This is
-    NOT pre-settled: the Messenger contract makes ``send()`` wait until the
-    peer has answered every message, whatever the window, so transfers go
-    unsettled and the receiver accepts and settles each one on ``get``. What
-    window 0 drops is the bookkeeping: the sender keeps no tracker status
-    (``status()`` is None) and the receiver makes no ``accept`` calls. On the
-    wire it is the at-least-once exchange.
+    messenger: ``outgoing_window = 0`` and ``incoming_window = 0``: as in the
+    original, a message outside the outgoing window goes pre-settled, so the
+    receiver sends no disposition and ``send()`` waits only until everything
+    is written. Credit (1024 per link) still paces the sender.
     Rate: N / (time the receiver decoded the last message - time the sender
     sent the first), both read from CLOCK_MONOTONIC, which all processes
     share, since a pre-settled sender has no acknowledgement to wait for.

@@ -250,8 +250,8 @@ def messenger_sender(config: dict[str, Any]) -> dict[str, Any]:
     bounded when the receiver is slower. At-least-once: ``outgoing_window``
     keeps the status of every message until the sender has seen it ACCEPTED
     (statuses are checked oldest first after each batch). At-most-once:
-    ``outgoing_window = 0``, no statuses are kept; ``send`` still waits for
-    the peer to answer every message, as the contract says.
+    ``outgoing_window = 0``: every transfer goes pre-settled, no status is
+    kept, and ``send`` waits only until the messages are written.
     """
     from msgr_tui.messenger import ACCEPTED, PENDING, Messenger
 

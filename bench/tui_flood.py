@@ -46,6 +46,8 @@ def flood(
     address = addresses.get()
 
     messenger = Messenger("flooder")
+    # At least once: the app decides every message (window 0 would pre-settle them).
+    messenger.outgoing_window = 4096
     messenger.start()
     messenger.timeout = 120
     message = Message(address=f"{address}/flood", body="x" * size, subject="flood")

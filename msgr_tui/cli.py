@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -72,6 +73,9 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every front end says itself what failed, where and why: the library's
+    # log (stderr by default, as the original's) would say it twice.
+    logging.getLogger("msgr_tui.messenger").addHandler(logging.NullHandler())
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])

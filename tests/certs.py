@@ -35,6 +35,9 @@ class CertificateSet:
     # Valid chain and dates, but only for the name "elsewhere.example".
     wrong_name_cert: str
     wrong_name_key: str
+    # Common name "127.0.0.1" (the IP as text), DNS name localhost, no IP SAN.
+    ip_name_cert: str
+    ip_name_key: str
     key_password: str = KEY_PASSWORD
 
 
@@ -146,6 +149,7 @@ def make_certificates(directory: Path) -> CertificateSet:
         ca,
         ExtendedKeyUsageOID.SERVER_AUTH,
     )
+    ip_name = _leaf("127.0.0.1", [x509.DNSName("localhost")], ca, ExtendedKeyUsageOID.SERVER_AUTH)
     d = directory
     return CertificateSet(
         directory=d,
@@ -162,4 +166,6 @@ def make_certificates(directory: Path) -> CertificateSet:
         expired_key=_write_key(d / "expired-key.pem", expired[1]),
         wrong_name_cert=_write_cert(d / "wrong-name.pem", wrong_name[0]),
         wrong_name_key=_write_key(d / "wrong-name-key.pem", wrong_name[1]),
+        ip_name_cert=_write_cert(d / "ip-name.pem", ip_name[0]),
+        ip_name_key=_write_key(d / "ip-name-key.pem", ip_name[1]),
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from msgr_tui.messenger import Interrupt, Message, Messenger, Timeout
+from msgr_tui.messenger.events import FailureReported, MessengerEvent
+from msgr_tui.messenger.failures import Failure
 
 DEADLINE = 15.0
 
@@ -55,6 +58,39 @@ def started(name: str | None = None, **properties: Any) -> Messenger:
         setattr(messenger, key, value)
     messenger.start()
     return messenger
+
+
+@contextlib.contextmanager
+def stopping_messengers(timeout: float) -> Iterator[Make]:
+    """A factory of started Messengers (``timeout`` unless given); at the end, those still
+    running are stopped, each a blocking stop bounded by 5 s."""
+    created: list[Messenger] = []
+
+    def factory(name: str | None = None, **properties: Any) -> Messenger:
+        properties.setdefault("timeout", timeout)
+        messenger = started(name, **properties)
+        created.append(messenger)
+        return messenger
+
+    yield factory
+    for messenger in created:
+        if not messenger.stopped:
+            messenger.blocking = True
+            messenger.timeout = 5
+            with contextlib.suppress(Exception):
+                messenger.stop()
+
+
+def failures_heard(messenger: Messenger) -> list[Failure]:
+    """The failures the Messenger reports to its ``on_event`` callback, as they come."""
+    heard: list[Failure] = []
+
+    def on_event(event: MessengerEvent) -> None:
+        if isinstance(event, FailureReported):
+            heard.append(event.failure)
+
+    messenger.on_event = on_event
+    return heard
 
 
 def stop_all(*messengers: Messenger, timeout: float = 5.0) -> None:

@@ -8,10 +8,8 @@ import queue
 import time
 from collections.abc import Callable
 
-from proton import Message
-
 from ..compose import DraftError, build_message
-from ..messenger import Interrupt, Messenger, MessengerException
+from ..messenger import Interrupt, Message, Messenger, MessengerException
 from ..messenger import events as mev
 from ..messenger.address import parse_address
 from ..settings import Settings
@@ -312,6 +310,9 @@ class MessengerBridge:
                 if state not in ("retrying", "closed", "failed"):
                     state = "failed" if event.error else "closed"
                 events.append(SubscriptionState(source, state, event.error))
+        elif isinstance(event, mev.FailureReported):
+            # What the original logged and went on with: the user hears it once.
+            events.append(Notice(str(event.failure)))
         elif isinstance(event, mev.RetryScheduled):
             events.append(
                 ConnectionRetry(

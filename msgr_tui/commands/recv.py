@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from proton import Message
-
-from ..messenger import Interrupt, Messenger, MessengerException, Timeout
+from ..messenger import Interrupt, Message, Messenger, MessengerException, Timeout
 from ..messenger.address import AddressError, parse_address
+from ..messenger.events import FailureReported, MessengerEvent
+from ..messenger.failures import Failure
 from ..settings import Settings
 from .progress import INTERVAL, Progress
 from .rendering import text_line
@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         with signals.installed():
             try:
                 subscribe_all(messenger, args.sources, settings)
+                receiver.check_failure()
                 receiver.receive(signals)
             except CommandError as error:
                 failure = error
@@ -162,15 +163,29 @@ class Receiver:
     received: int = 0
     timed_out: bool = False
     broken_pipe: bool = False
+    failure: Failure | None = None
 
     def __post_init__(self) -> None:
         self.messenger.incoming_window = GET_BATCH
+        self.messenger.on_event = self._on_event
+
+    def _on_event(self, event: MessengerEvent) -> None:
+        # A source failed (refused, closed, unreachable): the Messenger goes on,
+        # as the original did, but this command stops and says why.
+        if isinstance(event, FailureReported) and self.failure is None:
+            self.failure = event.failure
+            self.messenger.interrupt()
+
+    def check_failure(self) -> None:
+        if self.failure is not None:
+            raise CommandError(str(self.failure), EXIT_FAILED)
 
     def receive(self, signals: StopSignals) -> None:
         messenger = self.messenger
         message = Message()
         last_arrival = self.progress.elapsed()
         while not signals.requested and (self.count is None or self.received < self.count):
+            self.check_failure()
             messenger.timeout = self._wait(last_arrival)
             try:
                 messenger.recv(self._credit())
@@ -181,7 +196,11 @@ class Receiver:
                 self.progress.update(self.received, "received")
                 continue
             except Interrupt:
-                continue  # a signal: the loop condition ends it
+                continue  # a signal or a failure: the loop ends it
+            except MessengerException:
+                # No valid sources left: name the failure that took them if known.
+                self.check_failure()
+                raise
             if self._take_batch(message):
                 last_arrival = self.progress.elapsed()
             if self.broken_pipe:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from proton import Message
 
 from ..compose import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
-from ..messenger import PENDING, Interrupt, Messenger, MessengerException, Timeout
+from ..messenger import ABORTED, PENDING, Interrupt, Messenger, MessengerException, Timeout
+from ..messenger.failures import Failure
 from .progress import Progress, rate
 from .session import (
     EXIT_FAILED,
@@ -119,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
                 sender.tally_rest()
     except KeyboardInterrupt:  # a second Ctrl-C while closing
         failure = failure or "interrupted"
+    if failure is None and sender.failure is not None:
+        # The connection or link failed: its messages were aborted, and this says why.
+        failure = str(sender.failure)
     print(sender.summary(shown(args.address)), flush=True)
     if failure:
         report("send", failure)
@@ -236,6 +240,7 @@ class Sender:
     put: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     waiting: deque[int] = field(default_factory=deque)
+    failure: Failure | None = None
     _last_answer_at: float = 0.0
     _seconds: float = 0.0
 
@@ -261,7 +266,7 @@ class Sender:
         waiting = self.waiting
         batch = max(self.in_flight // 2, 1)
         self._last_answer_at = self.progress.elapsed()
-        while (self.put < self.count or waiting) and not signals.requested:
+        while (self.put < self.count or waiting) and not signals.requested and not self.failure:
             room = min(self.in_flight - len(waiting), self.count - self.put, PUT_CHUNK)
             for _ in range(room):
                 waiting.append(put(message))
@@ -292,7 +297,9 @@ class Sender:
             state = status(waiting[0])
             if state is PENDING:
                 break
-            waiting.popleft()
+            tracker = waiting.popleft()
+            if state is ABORTED and self.failure is None:
+                self.failure = self.messenger.failure(tracker)
             name = state.name.lower() if state is not None else "unknown"
             outcomes[name] = outcomes.get(name, 0) + 1
             counted += 1

@@ -8,9 +8,8 @@ The library imports Proton and the standard library only; it never imports
 the terminal UI.
 """
 
-from proton import Message
-
 from .errors import Interrupt, MessengerException, Timeout
+from .message import Message
 from .messenger import Messenger
 from .status import ABORTED, ACCEPTED, MODIFIED, PENDING, REJECTED, RELEASED, SETTLED
 from .subscription import Subscription

@@ -32,7 +32,7 @@ from .failures import Condition, Failure, lasting
 from .views import ConnectionView, LinkView
 
 if TYPE_CHECKING:
-    from ._links import Link
+    from ._links import Link, Outgoing
 
 _IO_CHUNK = 256 * 1024
 _READ = selectors.EVENT_READ
@@ -122,8 +122,8 @@ class Conn:
         # Bytes put since the last flush (see Messenger.put).
         self.unflushed = 0
         self.failure: Failure | None = None
-        # Messages given up as ABORTED because links of this connection closed.
-        self.aborted = 0
+        # Messages on the wire given up as ABORTED because this connection's links closed.
+        self.aborted: list[Outgoing] = []
 
     @property
     def usable(self) -> bool:
@@ -140,9 +140,11 @@ class Conn:
         transport = self.transport
         sasl_mechanism = None
         remote_idle = 0.0
+        frames = (0, 0)
         if transport is not None and not self.closed:
             sasl_mechanism = transport.sasl().mech or None
             remote_idle = transport.remote_idle_timeout
+            frames = (transport.frames_input, transport.frames_output)
         return ConnectionView(
             self.id,
             self.label,
@@ -154,6 +156,7 @@ class Conn:
             (ssl.remote_subject or None) if ssl is not None else None,
             sasl_mechanism,
             remote_idle,
+            *frames,
             tuple(LinkView(link.address, link.role, link.opened_here) for link in self.links),
         )
 
@@ -417,8 +420,8 @@ class Driver:
         for key, mask in ready:
             target = key.data
             if target is None:
+                # An interrupt (or a leftover one) woke us: nothing happened on the wire.
                 self.drain_wake()
-                worked = True
             elif isinstance(target, Conn):
                 worked = self._service(target, mask) or worked
             else:
@@ -514,7 +517,8 @@ class Driver:
 
     def flush_dirty(self) -> None:
         """Write out what changed outside a pump (dispositions) on the connections concerned."""
-        dirty, self.dirty = self.dirty, set()
+        dirty = list(self.dirty)
+        self.dirty.clear()
         for conn in dirty:
             self.flush(conn)
 

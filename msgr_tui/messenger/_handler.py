@@ -15,11 +15,11 @@ from ._reports import Reports
 from ._retry import Retrier
 from ._router import Router
 from ._subscriptions import Subscriptions
-from .errors import LinkRefused, TransportFailed
+from .errors import LinkRefused
 from .events import ConnectionClosed, ConnectionOpened, LinkClosed, LinkOpened
 from .failures import Failure
 from .subscription import SubscriptionState
-from .tls import diagnose_verification
+from .tls import diagnose_verification, ip_host_hint
 
 
 class EngineHandler:
@@ -109,7 +109,7 @@ class EngineHandler:
                 )
             subscription.failure = reason
         if failure is not None and link.opened_here:
-            self.reports.failed(LinkRefused.of(failure))
+            self.reports.failed(failure, LinkRefused)
         self.reports.event(
             LinkClosed(
                 link.describe(),
@@ -134,13 +134,11 @@ class EngineHandler:
                 f"the peer closed the sender link before answering {len(link.unanswered)} "
                 "message(s); they report ABORTED",
             )
-            lost = self.outgoing.abort_link(link, failure)
-            conn.aborted += lost
+            self.outgoing.abort_link(link, failure)
             if not self.lifecycle.stopping:
-                self.reports.failed(LinkRefused.of(failure))
+                self.reports.failed(failure, LinkRefused)
             return
-        lost = self.outgoing.abort_link(link, failure or conn.failure)
-        conn.aborted += lost
+        conn.aborted.extend(self.outgoing.abort_link(link, failure or conn.failure))
 
     # --------------------------------------------------------- connections
 
@@ -156,17 +154,17 @@ class EngineHandler:
             self.retrier.connection_closed(conn)
         elif conn.outbound and not self.lifecycle.stopping:
             if failure is not None:
-                self.reports.failed(TransportFailed.of(failure))
+                self.reports.failed(failure)
             elif conn.aborted:
-                self.reports.failed(
-                    TransportFailed.of(
-                        Failure(
-                            conn.label,
-                            f"the peer closed the connection before answering {conn.aborted} "
-                            "message(s); they report ABORTED",
-                        )
-                    )
+                # A clean close, but with messages still unanswered.
+                failure = Failure(
+                    conn.label,
+                    f"the peer closed the connection before answering {len(conn.aborted)} "
+                    "message(s); they report ABORTED",
                 )
+                for entry in conn.aborted:
+                    entry.failure = entry.failure or failure
+                self.reports.failed(failure)
         self.reports.event(
             ConnectionClosed(
                 conn.label,
@@ -208,6 +206,10 @@ class EngineHandler:
                 options.trusted_certificates,
                 check_hostname=options.verify_hostname,
             )
+            hint = ip_host_hint(address.host) if options.verify_hostname else None
+            if hint and reason is None:
+                # Python's own check passes (an IP SAN): Proton's did not.
+                reason = hint
             if reason:
                 return _with_reason(failure, f"{failure.reason} ({reason})")
         return failure

@@ -29,8 +29,10 @@ class IncomingQueue:
     keep their delivery unsettled so the application can decide.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dirty: set[Any]) -> None:
         self.window = 0
+        # Connections with dispositions not written yet (see OutgoingQueue.dirty).
+        self.dirty = dirty
         self.messages: deque[Incoming] = deque()
         self._next_seq = 0
         self._recent: deque[Incoming] = deque()
@@ -89,7 +91,7 @@ class IncomingQueue:
             try:
                 decode_into(message, data)
             except Exception as error:
-                dispose(entry, REJECTED)
+                self.dispose(entry, REJECTED)
                 raise MessengerException(
                     f"get: message from {entry.link.describe()} could not be decoded and was "
                     f"rejected: {error}"
@@ -100,7 +102,7 @@ class IncomingQueue:
             self._tracked[entry.tracker] = entry
             self.trim()
         else:
-            dispose(entry, ACCEPTED)
+            self.dispose(entry, ACCEPTED)
         return entry
 
     def act(self, tracker: int | None, outcome: Status) -> bool:
@@ -117,7 +119,7 @@ class IncomingQueue:
             entry = self._tracked.get(tracker)
             entries = [entry] if entry is not None and entry.outcome is None else []
         for entry in entries:
-            dispose(entry, outcome)
+            self.dispose(entry, outcome)
         return bool(entries)
 
     def settle(self, tracker: int) -> None:
@@ -125,7 +127,7 @@ class IncomingQueue:
         if entry is not None:
             self._recent.remove(entry)
             if entry.outcome is None:
-                dispose(entry, None)
+                self.dispose(entry, None)
 
     def status(self, tracker: int) -> Status | None:
         entry = self._tracked.get(tracker)
@@ -145,21 +147,26 @@ class IncomingQueue:
             entry = recent.popleft()
             self._tracked.pop(entry.tracker, None)
             if entry.outcome is None:
-                dispose(entry, ACCEPTED)
+                self.dispose(entry, ACCEPTED)
                 if self.on_auto_settled is not None:
                     self.on_auto_settled(entry.tracker, ACCEPTED)
         undecided = self._undecided
         while undecided and undecided[0].tracker not in self._tracked:
             undecided.popleft()
 
+    def dispose(self, entry: Incoming, outcome: Status | None) -> None:
+        """Settle an incoming delivery with ``outcome`` (None: settle without one).
 
-def dispose(entry: Incoming, outcome: Status | None) -> None:
-    """Settle an incoming delivery with ``outcome`` (None: settle without one)."""
-    entry.outcome = outcome
-    delivery = entry.delivery
-    entry.delivery = None
-    if delivery is None or entry.link.closed:
-        return
-    if outcome is not None:
-        _pn.delivery_update(delivery, _DISPOSITION[outcome])
-    _pn.delivery_settle(delivery)
+        Only the engine's state changes; the frame goes out with the next
+        round of I/O on its connection.
+        """
+        entry.outcome = outcome
+        delivery = entry.delivery
+        entry.delivery = None
+        link = entry.link
+        if delivery is None or link.closed:
+            return
+        if outcome is not None:
+            _pn.delivery_update(delivery, _DISPOSITION[outcome])
+        _pn.delivery_settle(delivery)
+        self.dirty.add(link.conn)

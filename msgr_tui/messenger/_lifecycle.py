@@ -34,6 +34,11 @@ class Lifecycle:
         self.started = False
         self.stopping = False
 
+    @property
+    def running(self) -> bool:
+        """Started and not yet stopped (a stop in progress still runs)."""
+        return self.started
+
     def start(self) -> None:
         self.started = True
         self.stopping = False

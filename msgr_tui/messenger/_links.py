@@ -64,6 +64,14 @@ class Link:
         """A sender link without a connection: it holds messages while one is retried."""
         return cls(None, None, True, address, opened_here=True)
 
+    @classmethod
+    def dead(cls, address: str | None, failure: Failure) -> Link:
+        """A sender link that could not be made: messages put on it are ABORTED at once."""
+        link = cls(None, None, True, address, opened_here=True)
+        link.closed = True
+        link.failure = failure
+        return link
+
     @property
     def role(self) -> str:
         return "sender" if self.is_sender else "receiver"

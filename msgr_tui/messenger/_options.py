@@ -18,10 +18,11 @@ class Options:
     private_key: str | None = None
     password: str | None = None
     trusted_certificates: str | None = None
-    verify_hostname: bool = False
+    verify_hostname: bool = True
     allow_insecure_mechs: bool = True
     idle_timeout: float = 0.0
     retry: bool = False
+    raise_failures: bool = False
 
     def tls(self) -> TLSSettings:
         return TLSSettings(

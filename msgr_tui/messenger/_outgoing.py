@@ -25,12 +25,17 @@ class OutgoingQueue:
     """Messages from ``put`` until the peer answers, and the statuses worth keeping.
 
     Messages wait on their link's queue until it has credit, then become
-    deliveries the peer has to answer. ``window`` is the outgoing window: how
-    many of the newest trackers keep their status.
+    deliveries. ``window`` is the outgoing window: the newest ``window``
+    trackers are tracked, their deliveries unsettled until the peer answers;
+    a message outside it is settled (pre-settled if it was not sent yet), so
+    the peer never answers it and ``send`` waits only until it is written.
+    ``dirty`` collects the connections whose deliveries were settled outside
+    a round of I/O: their frames go out with the next call that does I/O.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dirty: set[Any]) -> None:
         self.window = 0
+        self.dirty = dirty
         self.next_tracker = 0
         # Waiting for credit / on the wire and not answered yet.
         self.queued = 0
@@ -42,10 +47,13 @@ class OutgoingQueue:
         # Retry mode keeps each message's bytes until it is answered, to resend.
         self.retain = False
 
-    @property
-    def pending(self) -> int:
-        """Messages ``send`` still waits for."""
-        return self.queued + self.unanswered
+    def undone(self) -> int:
+        """What ``send`` waits for: messages not yet written, and tracked ones not answered.
+
+        As in the original, a tracked message still in the engine's buffers
+        counts twice (to be written, then to be answered).
+        """
+        return self.on_wire_pending() + self.unanswered
 
     def on_wire_pending(self) -> int:
         """Messages queued here or on a link, not yet written out by the engine."""
@@ -58,6 +66,7 @@ class OutgoingQueue:
     # ------------------------------------------------------------ queueing
 
     def add(self, data: bytes, link: Link) -> int:
+        """Queue a message for ``link``; a link that could not be made aborts it at once."""
         tracker = self.next_tracker
         self.next_tracker += 1
         entry = Outgoing(tracker, data, link)
@@ -65,6 +74,15 @@ class OutgoingQueue:
             self._recent.append(entry)
             self._tracked[tracker] = entry
             self.trim()
+        else:
+            entry.settled = True
+            if self._recent:
+                self.trim()  # the window was shrunk to 0 since the last put
+        if link.closed:
+            entry.data = None
+            entry.failure = link.failure
+            self._set_status(entry, ABORTED)
+            return tracker
         link.queue.append(entry)
         self.queued += 1
         return tracker
@@ -88,7 +106,7 @@ class OutgoingQueue:
             delivery = new_delivery(impl, entry.tracker)
             send(impl, from_buffer(data), len(data))
             advance(impl)
-            if not self.retain:
+            if not self.retain or entry.settled:
                 entry.data = None
             entry.sequence = link.transfers
             link.transfers += 1
@@ -155,22 +173,31 @@ class OutgoingQueue:
             self._recent.remove(entry)
             entries = [entry]
         for entry in entries:
-            delivery = entry.delivery
-            if delivery is None:
-                # Still waiting for credit: it will go out pre-settled, unanswered.
-                entry.settled = True
-                continue
-            link = entry.link
-            if link.unanswered.pop(delivery, None) is not None:
-                self.unanswered -= 1
-            entry.delivery = None
-            if not link.closed:
-                _pn.delivery_settle(delivery)
+            self._settle(entry)
 
     def trim(self) -> None:
+        """Settle and forget the trackers that fell out of the window."""
         recent = self._recent
         while len(recent) > self.window:
-            self._tracked.pop(recent.popleft().tracker, None)
+            entry = recent.popleft()
+            self._tracked.pop(entry.tracker, None)
+            self._settle(entry)
+
+    def _settle(self, entry: Outgoing) -> None:
+        delivery = entry.delivery
+        if delivery is None:
+            if entry.status is PENDING:
+                # Not sent yet: it will go out pre-settled, and nobody answers it.
+                entry.settled = True
+            return
+        link = entry.link
+        if link.unanswered.pop(delivery, None) is not None:
+            self.unanswered -= 1
+        entry.delivery = None
+        entry.settled = True
+        if not link.closed:
+            _pn.delivery_settle(delivery)
+            self.dirty.add(link.conn)
 
     # ------------------------------------------------------------ failures
 
@@ -184,11 +211,11 @@ class OutgoingQueue:
             self.queued -= 1
             self._set_status(entry, ABORTED)
 
-    def abort_link(self, link: Link, failure: Failure | None) -> int:
-        """Give up every message of a closed link; returns how many were on the wire."""
+    def abort_link(self, link: Link, failure: Failure | None) -> list[Outgoing]:
+        """Give up every message of a closed link; returns those that were on the wire."""
         self.abort_queue(link, failure)
-        lost = len(link.unanswered)
-        for entry in list(link.unanswered.values()):
+        lost = list(link.unanswered.values())
+        for entry in lost:
             entry.delivery = None
             entry.failure = failure
             self.unanswered -= 1

@@ -85,14 +85,18 @@ class Pump:
         send/recv/work. One socket write per message cost the sender a
         quarter of its time and the receiver a read per few messages.
         """
+        driver = self.driver
+        if driver.dirty:
+            # Dispositions made by get/accept/settle since the last call go out now.
+            driver.flush_dirty()
         conn = link.conn
         if conn is None:
-            return  # parked: waits for a reconnection
+            return  # parked (waits for a reconnection) or never made (aborted)
         idle = not link.unanswered
         self.outgoing.pump(link)
         conn.unflushed += size
         if idle or conn.unflushed >= _PUT_FLUSH_BYTES:
-            self.driver.flush(conn)
+            driver.flush(conn)
 
     def after_io(self) -> None:
         if self.credit.flow(now_ms(), len(self.incoming)):

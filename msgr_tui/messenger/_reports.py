@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 
-from .errors import MessengerException, TransportFailed
-from .events import IncomingSettled, MessengerEvent, TrackerUpdated
+from ._options import Options
+from .errors import TransportFailed
+from .events import FailureReported, IncomingSettled, MessengerEvent, TrackerUpdated
+from .failures import Failure
 from .status import Status
+
+# The original wrote failures on the wire to stderr; with no logging set up,
+# Python's last-resort handler does the same with these warnings.
+log = logging.getLogger("msgr_tui.messenger")
 
 EventCallback = Callable[[MessengerEvent], None]
 
 
 class Reports:
-    """The ``on_event`` callback, and the failures the next call must raise."""
+    """The ``on_event`` callback, the log, and the failures the next call must raise."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: Options) -> None:
+        self.options = options
         self.on_event: EventCallback | None = None
-        self._errors: deque[MessengerException] = deque()
+        self._errors: deque[TransportFailed] = deque()
 
     def event(self, event: MessengerEvent) -> None:
         callback = self.on_event
@@ -34,9 +42,13 @@ class Reports:
         if callback is not None:
             callback(IncomingSettled(tracker, status))
 
-    def failed(self, error: MessengerException) -> None:
-        """A failure of a connection or link this Messenger uses."""
-        self._errors.append(error)
+    def failed(self, failure: Failure, error: type[TransportFailed] = TransportFailed) -> None:
+        """A connection or link this Messenger uses failed: tell, log, raise if asked to."""
+        self.event(FailureReported(failure))
+        if self.options.raise_failures:
+            self._errors.append(error.of(failure))
+        else:
+            log.warning("%s", failure)
 
     def clear(self) -> None:
         self._errors.clear()

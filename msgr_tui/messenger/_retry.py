@@ -136,6 +136,13 @@ class Retrier:
             self.plans[conn.key] = plan
         return plan
 
+    def plan_after(self, conn: Conn) -> RetryPlan:
+        """The plan for a connection that failed before it started, scheduled."""
+        plan = self._plan_for(conn)
+        if plan.next_at == 0:
+            self._schedule(plan, conn.failure.reason if conn.failure is not None else None)
+        return plan
+
     def park_link(self, conn: Conn, link: Link) -> None:
         """A sender link of ``conn`` closed: its unanswered messages wait in the plan."""
         parked = self._plan_for(conn).park(link.address)
@@ -195,6 +202,11 @@ class Retrier:
             except MessengerException as error:
                 if plan.next_at == 0:
                     self._schedule(plan, str(error))
+                continue
+            if conn.closed:
+                # Failed at once; closing it has scheduled the next attempt.
+                if plan.next_at == 0:
+                    self._schedule(plan, conn.failure.reason if conn.failure else None)
                 continue
             for name, parked in list(plan.parked.items()):
                 if not parked.queue:

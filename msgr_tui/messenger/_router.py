@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from proton import Message
@@ -12,15 +13,20 @@ from ._engine import Conn, Driver, now_ms
 from ._links import Link
 from ._options import Options
 from ._outgoing import OutgoingQueue
-from .address import Address, AddressError, parse_address
-from .errors import MessengerException, TransportFailed
+from ._reports import Reports
+from .address import Address, AddressError, parse_address, split_scheme
+from .errors import MessengerException
+from .failures import Failure
 from .rules import RuleList, default_rewrite
-from .tls import check_verifiable_host
+from .tls import TLSError
 
 if TYPE_CHECKING:
     from ._retry import Retrier
 
 _REWRITE_CACHE_SIZE = 4096
+# Container-ids of peers whose connections closed, remembered so that a late
+# reply to one is aborted with the reason rather than refused as an address.
+_DEPARTED_PEERS = 1024
 
 
 class Router:
@@ -33,10 +39,13 @@ class Router:
     is the container-id of a connected peer.
     """
 
-    def __init__(self, options: Options, driver: Driver, outgoing: OutgoingQueue) -> None:
+    def __init__(
+        self, options: Options, driver: Driver, outgoing: OutgoingQueue, reports: Reports
+    ) -> None:
         self.options = options
         self.driver = driver
         self.outgoing = outgoing
+        self.reports = reports
         self.routes = RuleList()
         self.rewrites = RuleList()
         self.retrier: Retrier | None = None
@@ -44,6 +53,7 @@ class Router:
         self._link_cache: dict[str, Link] = {}
         self._out_conns: dict[tuple[Any, ...], Conn] = {}
         self._tls_cache: dict[str, Any] = {}
+        self._departed: OrderedDict[str, Failure] = OrderedDict()
 
     # ------------------------------------------------------------- rules
 
@@ -109,6 +119,17 @@ class Router:
         if link is not None and not link.closed and link.conn.usable:
             return link
         target, routed_note = self.routed(address)
+        peer = self.peer_target(target)
+        if peer is not None:
+            conn, named = peer
+            link = self.sender_link(conn, named.name)
+            self._link_cache[address] = link
+            return link
+        gone = self._departed_peer(target)
+        if gone is not None:
+            # A reply to a peer that has just left: aborted, as the original
+            # did while the closed connection was still known, not an address error.
+            return Link.dead(None, gone)
         try:
             parsed = parse_address(target)
         except AddressError as error:
@@ -118,17 +139,30 @@ class Router:
                 f"put: cannot send to {parsed.without_credentials()!r}: '~' means listen; "
                 f"use the listener's host and port{routed_note}"
             )
-        if self.retrier is not None and self.options.retry:
-            plan = self.retrier.waiting_plan(parsed.connection_key(), now_ms())
+        retrier = self.retrier
+        if retrier is not None and self.options.retry:
+            plan = retrier.waiting_plan(parsed.connection_key(), now_ms())
             if plan is not None:
                 # The address is down and a reconnection is planned: wait with the rest.
                 return plan.park(parsed.name)
         try:
             conn = self.connection_for(parsed)
+        except TLSError as error:
+            # As in the original, TLS files that cannot be loaded abort the
+            # message (with the reason) instead of failing put.
+            failure = Failure(connection_label(parsed), str(error), permanent=True)
+            self.reports.failed(failure)
+            return Link.dead(parsed.name, failure)
         except MessengerException as error:
+            # Only what cannot be resolved at all raises from put.
             if not routed_note:
                 raise
             raise type(error)(f"{error}{routed_note}") from None
+        if conn.closed:
+            # Failed before it started (the failure is reported already).
+            if retrier is not None and retrier.retrying(conn):
+                return retrier.plan_after(conn).park(parsed.name)
+            return Link.dead(parsed.name, conn.failure or Failure(conn.label, "cannot connect"))
         link = self.sender_link(conn, parsed.name)
         self._link_cache[address] = link
         return link
@@ -160,21 +194,41 @@ class Router:
 
     # ------------------------------------------------------- connections
 
+    def peer_target(self, target: str) -> tuple[Conn, Address] | None:
+        """The connection of the peer whose container-id is ``target``'s domain, if any.
+
+        Matched on the text, before the address is parsed as host:port, as the
+        original did: a peer named ``ID:host-1234-1:1`` (Qpid JMS style) or
+        ``my peer`` is reached at ``amqp://ID:host-1234-1:1/replies`` over the
+        connection it opened. Returns the connection and the address with the
+        domain as its host.
+        """
+        conns = self.driver.conns
+        if not conns:
+            return None
+        domain = _domain_text(target)
+        for conn in conns.values():
+            if conn.remote_container == domain and conn.usable:
+                scheme, rest = split_scheme(target)
+                _, slash, name = rest.partition("/")
+                return conn, Address(scheme, None, None, domain, None, name if slash else None)
+        return None
+
     def connection_for(self, address: Address) -> Conn:
-        """An open connection that serves ``address``, else a new one."""
+        """An open connection that serves ``address``, else a new one.
+
+        A new connection that fails before it starts (no resolved address
+        took the connection) comes back already closed, its failure set.
+        Raises TransportFailed when the host cannot be resolved and TLSError
+        when the TLS settings cannot be loaded.
+        """
         key = address.connection_key()
         conn = self._out_conns.get(key)
         if conn is not None and conn.usable:
             return conn
-        domain = address.domain
-        for candidate in self.driver.conns.values():
-            if candidate.remote_container == domain and candidate.usable:
-                return candidate
         label = connection_label(address)
         tls_domain = self.tls_domain("client") if address.tls else None
         options = self.options
-        if tls_domain is not None and options.verify_hostname and options.trusted_certificates:
-            check_verifiable_host(address.host)
         if address.user is not None and address.password is not None:
             mechs = "PLAIN"
         elif tls_domain is not None and options.certificate:
@@ -184,15 +238,27 @@ class Router:
         conn = self.driver.connect(address, label, tls_domain, mechs)
         if not conn.closed:
             self._out_conns[key] = conn
-        elif conn.failure is not None:
-            # Failed before it started (no address worked): report it now.
-            raise TransportFailed(str(conn.failure), address=label)
         return conn
 
     def forget(self, conn: Conn) -> None:
-        """A connection closed: it no longer serves its address."""
+        """A connection closed: it no longer serves its address, nor its peer's name."""
         if self._out_conns.get(conn.key) is conn:
             del self._out_conns[conn.key]
+        peer = conn.remote_container
+        if peer:
+            why = f": {conn.failure.reason}" if conn.failure is not None else ""
+            self._departed[peer] = Failure(
+                conn.label, f"the peer {peer!r} is no longer connected (its connection closed{why})"
+            )
+            self._departed.move_to_end(peer)
+            while len(self._departed) > _DEPARTED_PEERS:
+                self._departed.popitem(last=False)
+
+    def _departed_peer(self, target: str) -> Failure | None:
+        """Why a peer named by ``target``'s domain cannot be reached, if it has left."""
+        if not self._departed:
+            return None
+        return self._departed.get(_domain_text(target))
 
     def reset(self) -> None:
         """The Messenger stopped: nothing is open any more."""
@@ -210,6 +276,14 @@ class Router:
 
     def tls_changed(self) -> None:
         self._tls_cache.clear()
+
+
+def _domain_text(target: str) -> str:
+    """``[user@]host[:port]`` of an address as written (password dropped), unparsed."""
+    _, rest = split_scheme(target)
+    authority = rest.partition("/")[0]
+    user, at, host = authority.rpartition("@")
+    return f"{user.partition(':')[0]}@{host}" if at else authority
 
 
 def connection_label(address: Address) -> str:

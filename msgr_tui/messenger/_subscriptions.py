@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _pn
 from ._credit import CreditScheduler
 from ._engine import Conn, Driver, Listener
 from ._links import Link
 from ._router import Router
-from .address import parse_address
+from .address import AddressError, parse_address
 from .errors import MessengerException
 from .subscription import Subscription, SubscriptionState
+
+if TYPE_CHECKING:
+    from ._retry import Retrier
 
 
 class Subscriptions:
@@ -19,15 +24,34 @@ class Subscriptions:
         self.driver = driver
         self.router = router
         self.credit = credit
+        self.retrier: Retrier | None = None
         self.by_source: dict[str, Subscription] = {}
         self._links: dict[str, Link] = {}
         self._listeners: dict[str, Listener] = {}
 
     def subscribe(self, source: str) -> Subscription:
+        """Listen, or attach a receiver link; the route rules apply to ``source`` first.
+
+        Raises for what cannot be tried at all (an address that does not
+        parse, a host that does not resolve, a port in use, TLS files that
+        cannot be loaded). A connection that is refused leaves the
+        subscription FAILED, with the reason, as the original went on.
+        """
         existing = self.by_source.get(source)
         if existing is not None and existing.active:
             return existing
-        address = parse_address(source)
+        target, routed_note = self.router.routed(source)
+        peer = self.router.peer_target(target)
+        if peer is not None:
+            conn, address = peer
+            subscription = Subscription(source, address)
+            self.attach(subscription, conn)
+            self.by_source[source] = subscription
+            return subscription
+        try:
+            address = parse_address(target)
+        except AddressError as error:
+            raise AddressError(f"{error}{routed_note}") from None
         subscription = Subscription(source, address)
         if address.listen:
             domain = self.router.tls_domain("server") if address.tls else None
@@ -37,9 +61,27 @@ class Subscriptions:
             subscription.state = SubscriptionState.LISTENING
             self._listeners[source] = listener
         else:
-            self.attach(subscription, self.router.connection_for(address))
+            conn = self.router.connection_for(address)
+            if not conn.closed:
+                self.attach(subscription, conn)
+            elif self.retrier is not None and self.retrier.retrying(conn):
+                self.retrier.plan_after(conn).subscriptions.append(subscription)
+                subscription.state = SubscriptionState.RETRYING
+                subscription.failure = conn.failure
+            else:
+                subscription.state = SubscriptionState.FAILED
+                subscription.failure = conn.failure
         self.by_source[source] = subscription
         return subscription
+
+    def why_none_left(self) -> str:
+        """For "no valid sources": what happened to the subscriptions, in words."""
+        reasons = [
+            str(subscription.failure)
+            for subscription in self.by_source.values()
+            if subscription.failure is not None
+        ]
+        return "; ".join(dict.fromkeys(reasons)) or "every connection has closed"
 
     def attach(self, subscription: Subscription, conn: Conn) -> None:
         """Open the receiver link of a remote subscription on ``conn``."""

@@ -16,6 +16,7 @@ from .status import Status
 __all__ = [
     "ConnectionClosed",
     "ConnectionOpened",
+    "FailureReported",
     "IncomingSettled",
     "LinkClosed",
     "LinkOpened",
@@ -97,6 +98,18 @@ class RetryScheduled:
     reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class FailureReported:
+    """A connection or link this Messenger uses failed on the wire.
+
+    The original Messenger wrote this to its log and went on; here it is
+    also told to the callback (and raised by the next call in
+    ``raise_failures`` mode). The messages it affected report ABORTED.
+    """
+
+    failure: Failure
+
+
 MessengerEvent = (
     ConnectionOpened
     | ConnectionClosed
@@ -105,4 +118,5 @@ MessengerEvent = (
     | TrackerUpdated
     | IncomingSettled
     | RetryScheduled
+    | FailureReported
 )

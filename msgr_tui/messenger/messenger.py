@@ -71,14 +71,14 @@ class Messenger:
         """Create a stopped Messenger; ``name`` (its AMQP container-id) defaults to a UUID."""
         options = Options(name if name is not None else str(uuid.uuid4()))
         self._options = options
-        self._reports = reports = Reports()
-        self._outgoing = outgoing = OutgoingQueue()
-        self._incoming = incoming = IncomingQueue()
+        self._reports = reports = Reports(options)
+        self._driver = driver = Driver(None, options.name)  # type: ignore[arg-type]
+        self._outgoing = outgoing = OutgoingQueue(driver.dirty)
+        self._incoming = incoming = IncomingQueue(driver.dirty)
         self._credit = credit = CreditScheduler()
         outgoing.on_status = reports.tracker_updated
         incoming.on_auto_settled = reports.incoming_settled
-        self._driver = driver = Driver(None, options.name)  # type: ignore[arg-type]
-        self._router = router = Router(options, driver, outgoing)
+        self._router = router = Router(options, driver, outgoing, reports)
         self._subscriptions = subscriptions = Subscriptions(driver, router, credit)
         self._lifecycle = lifecycle = Lifecycle(driver, router, outgoing, subscriptions)
         self._retrier = retrier = Retrier(
@@ -86,6 +86,7 @@ class Messenger:
         )
         router.retrier = retrier
         lifecycle.retrier = retrier
+        subscriptions.retrier = retrier
         driver.handler = EngineHandler(
             options, lifecycle, router, outgoing, incoming, credit, subscriptions, retrier, reports
         )
@@ -144,18 +145,26 @@ class Messenger:
 
     @incoming_window.setter
     def incoming_window(self, value: int) -> None:
+        # As in the original, trackers beyond a smaller window are settled at
+        # the next get, not here.
         self._incoming.window = _window(value, "incoming_window")
-        self._incoming.trim()
 
     @property
     def outgoing_window(self) -> int:
-        """How many of the most recent outgoing trackers keep their status (default 0)."""
+        """How many of the most recent outgoing trackers are tracked (default 0).
+
+        Their deliveries stay unsettled until the peer answers, and ``send``
+        waits for those answers. A tracker that falls out of the window is
+        forgotten and its delivery settled at once; with 0 every message goes
+        pre-settled (at most once) and ``send`` only waits until it is written.
+        """
         return self._outgoing.window
 
     @outgoing_window.setter
     def outgoing_window(self, value: int) -> None:
+        # As in the original, trackers beyond a smaller window are settled at
+        # the next put, not here.
         self._outgoing.window = _window(value, "outgoing_window")
-        self._outgoing.trim()
 
     @property
     def certificate(self) -> str | None:
@@ -206,10 +215,14 @@ class Messenger:
 
     @property
     def verify_hostname(self) -> bool:
-        """Extension: also check that the server certificate names the host (default False).
+        """Whether a verified server certificate must also name the host (default True).
 
-        Only applies when :attr:`trusted_certificates` is set. The original
-        Messenger verified the certificate chain but not the name.
+        Applies when :attr:`trusted_certificates` is set, as the original's
+        peer-name verification did: the host of the address is matched
+        against the certificate's DNS names and its common name (an IP
+        address matches a common name that is that address; Proton does not
+        read IP address SANs). Setting it False (an extension) checks the
+        chain only.
         """
         return self._options.verify_hostname
 
@@ -230,11 +243,15 @@ class Messenger:
 
     @property
     def idle_timeout(self) -> float:
-        """Extension: idle timeout in seconds advertised on new connections (0 = none).
+        """Extension: how long a connection may stay silent, in seconds (0 = no limit).
 
-        A peer that hears nothing for this long may close the connection; the
-        Messenger keeps its side alive with empty frames whenever a peer
-        advertises a timeout, as long as the program keeps calling into it.
+        A connection on which nothing arrives for this long is closed by this
+        Messenger. On the wire Proton advertises half of it as the
+        idle-time-out of the open frame, so a peer sends something at least
+        that often and a frame lost or late in between does not end the
+        connection. The other way round, the Messenger keeps its side alive
+        with empty frames whenever a peer advertises a timeout, as long as
+        the program keeps calling into it.
         """
         return self._options.idle_timeout
 
@@ -270,6 +287,26 @@ class Messenger:
     @retry_max_delay.setter
     def retry_max_delay(self, value: float) -> None:
         self._retrier.max_delay = max(0.01, float(value))
+
+    @property
+    def raise_failures(self) -> bool:
+        """Extension: raise failures on the wire from the next call (default False).
+
+        As in the original, a refused or reset connection, a TLS failure, a
+        TLS file that cannot be loaded or a link the peer refuses or closes
+        does not raise: the affected messages report ABORTED (see
+        :meth:`failure` for why), subscriptions report the reason, the
+        ``on_event`` callback hears a ``FailureReported``, and the reason is
+        logged (logger ``msgr_tui.messenger``, on stderr when logging is not
+        configured). With True, ``send``, ``recv`` and ``work`` also raise
+        :class:`~msgr_tui.messenger.errors.TransportFailed` (or its subclass
+        ``LinkRefused``), naming the address and carrying the failure.
+        """
+        return self._options.raise_failures
+
+    @raise_failures.setter
+    def raise_failures(self, value: bool) -> None:
+        self._options.raise_failures = bool(value)
 
     @property
     def on_event(self) -> Callable[[MessengerEvent], None] | None:
@@ -389,18 +426,23 @@ class Messenger:
         return tracker
 
     def send(self, n: int = -1) -> None:
-        """Block until ``n`` (default: all) outgoing messages are sent and answered.
+        """Block until ``n`` (default: all) outgoing messages are done.
 
-        "Answered" means the peer settled the delivery or gave it an outcome.
-        ``send(0)``, and any call in non-blocking mode, only does the I/O that
-        is possible right now. Raises Timeout after :attr:`timeout`, Interrupt
-        when interrupted, and MessengerException when a connection or link
-        used by this Messenger failed (the affected messages report ABORTED).
+        Done means written out and, for messages inside the outgoing window,
+        answered: the peer gave an outcome or settled the delivery, or its
+        connection failed (ABORTED). ``send(0)``, and any call in non-blocking
+        mode, only does the I/O that is possible right now. Raises Timeout
+        after :attr:`timeout` and Interrupt when interrupted. A Messenger that
+        is not started has nothing to send: the call returns.
         """
-        self._check_started("send")
+        if not self._lifecycle.running:
+            return
         outgoing = self._outgoing
-        threshold = 0 if n is None or n < 0 else max(outgoing.pending - n, 0)
-        self._pump.until(lambda: outgoing.pending <= threshold, self._options.timeout)
+        driver = self._driver
+        threshold = 0 if n is None or n < 0 else max(outgoing.undone() - n, 0)
+        self._pump.until(
+            lambda: driver.quiet() and outgoing.undone() <= threshold, self._options.timeout
+        )
 
     def status(self, tracker: int) -> Status | None:
         """The last known status of a tracker, or None when it is unknown.
@@ -433,8 +475,10 @@ class Messenger:
     def settle(self, tracker: int | None = None) -> None:
         """Forget a tracker (default: every outgoing tracker), settling its delivery.
 
-        An outgoing message still on the wire stops being waited for by
-        ``send``; an incoming one is settled without an outcome.
+        The peer sees the delivery settled (a Messenger receiving it then
+        reports SETTLED); an outgoing message not sent yet goes pre-settled,
+        and ``send`` no longer waits for an answer. An incoming tracker is
+        settled without an outcome. Local state only, like ``accept``.
         """
         if tracker is not None and tracker & INCOMING_BIT:
             self._incoming.settle(tracker)
@@ -469,16 +513,22 @@ class Messenger:
         example when there is nothing to receive from). In non-blocking mode
         it grants the credit and returns.
         """
-        self._check_started("recv")
         driver = self._driver
         blocking = self._options.blocking
+        if not self._lifecycle.running:
+            if blocking:
+                # As the original: a blocking recv with nothing to receive from.
+                raise MessengerException("recv: no valid sources (the Messenger is not started)")
+            return
         if blocking and not driver.listeners and not driver.conns:
             raise MessengerException("recv: no valid sources (subscribe to a source first)")
         self._credit.set_limit(n)
         self._credit.flow(now_ms(), len(self._incoming))
         self._pump.until(self._received, self._options.timeout)
         if not self._incoming and blocking and not driver.listeners and not driver.conns:
-            raise MessengerException("recv: no valid sources (every connection has closed)")
+            raise MessengerException(
+                f"recv: no valid sources ({self._subscriptions.why_none_left()})"
+            )
 
     def _received(self) -> bool:
         driver = self._driver
@@ -487,18 +537,19 @@ class Messenger:
     def get(self, message: Message | None = None) -> int:
         """Take the oldest incoming message into ``message`` and return its tracker.
 
-        With ``message`` None the content is dropped. Never blocks; raises
-        MessengerException when the incoming queue is empty.
+        With ``message`` None the content is dropped. Never blocks and does no
+        I/O: the disposition of a message accepted here (incoming window 0)
+        goes out with the next ``put``, ``send``, ``recv``, ``work`` or
+        ``stop``. Raises MessengerException when the incoming queue is empty.
         """
-        entry = self._incoming.get(message)
-        if not self._incoming.window and not self._incoming and self._lifecycle.started:
-            # Caught up: let the dispositions out now rather than at the next
-            # call. While a backlog is read they go out in batches.
-            self._driver.flush(entry.link.conn)
-        return entry.tracker
+        return self._incoming.get(message).tracker
 
     def accept(self, tracker: int | None = None) -> None:
-        """Accept one incoming tracker, or (None) every unsettled one in the window."""
+        """Accept one incoming tracker, or (None) every unsettled one in the window.
+
+        Like ``reject`` and ``release``, it only changes local state: the
+        disposition goes out with the next call that does I/O.
+        """
         self._act(tracker, ACCEPTED)
 
     def reject(self, tracker: int | None = None) -> None:
@@ -510,19 +561,20 @@ class Messenger:
         self._act(tracker, RELEASED)
 
     def _act(self, tracker: int | None, outcome: Status) -> None:
-        if self._incoming.act(tracker, outcome) and self._lifecycle.started:
-            self._driver.flush_all()
+        # Local state only: the disposition goes out with the next call that does I/O.
+        self._incoming.act(tracker, outcome)
 
     # ------------------------------------------------------------ pumping
 
     def work(self, timeout: float | None = None) -> bool:
         """Do pending I/O, waiting up to ``timeout`` seconds (None: until something happens).
 
-        Returns True if anything happened, False if the time ran out. Raises
-        Interrupt after :meth:`interrupt` and MessengerException for failures
-        of connections or links this Messenger opened.
+        Returns True if anything happened, False if the time ran out (and at
+        once on a Messenger that is not started). Raises Interrupt after
+        :meth:`interrupt`.
         """
-        self._check_started("work")
+        if not self._lifecycle.running:
+            return False
         pump = self._pump
         pump.check_interrupt()
         worked = pump.once(_seconds(timeout))
@@ -533,10 +585,6 @@ class Messenger:
     def interrupt(self) -> None:
         """Make the current (or next) blocking call raise Interrupt; any thread may call it."""
         self._pump.interrupt()
-
-    def _check_started(self, operation: str) -> None:
-        if not self._lifecycle.started and not self._lifecycle.stopping:
-            raise MessengerException(f"{operation}: the Messenger is not started (call start())")
 
 
 def _window(value: int, name: str) -> int:

@@ -16,7 +16,7 @@ from proton import SSL, SSLDomain, SSLException, SSLUnavailable
 
 from .errors import MessengerException
 
-__all__ = ["TLSError", "TLSSettings", "check_verifiable_host", "diagnose_verification"]
+__all__ = ["TLSError", "TLSSettings", "diagnose_verification", "ip_host_hint"]
 
 
 class TLSError(MessengerException):
@@ -31,11 +31,11 @@ class TLSSettings:
     private_key: str | None = None
     password: str | None = None
     trusted_certificates: str | None = None
-    verify_hostname: bool = False
+    verify_hostname: bool = True
 
     def client_domain(self) -> SSLDomain:
         """A domain for outgoing ``amqps`` connections."""
-        domain = self._domain(SSLDomain.MODE_CLIENT, require_credentials=False)
+        domain = self._domain(SSLDomain.MODE_CLIENT)
         if self.trusted_certificates:
             mode = SSLDomain.VERIFY_PEER_NAME if self.verify_hostname else SSLDomain.VERIFY_PEER
             domain.set_peer_authentication(mode)
@@ -44,26 +44,33 @@ class TLSSettings:
         return domain
 
     def server_domain(self) -> SSLDomain:
-        """A domain for ``amqps://~`` listeners; trusting a CA means requiring client certs."""
-        domain = self._domain(SSLDomain.MODE_SERVER, require_credentials=True)
+        """A domain for ``amqps://~`` listeners.
+
+        With a certificate and key, clients verify the listener; trusting a
+        CA as well makes client certificates mandatory. Without any, as the
+        original did, the listener still accepts TLS with anonymous ciphers:
+        encrypted, but neither side is authenticated (OpenSSL allows this at
+        security level 0 over TLS 1.2, which Proton asks for).
+        """
+        if self.trusted_certificates and not (self.certificate or self.private_key):
+            raise TLSError(
+                "a listener that verifies its clients (trusted_certificates) needs its own "
+                "certificate and private_key (invalid credentials)"
+            )
+        domain = self._domain(SSLDomain.MODE_SERVER)
         if self.trusted_certificates:
             domain.set_peer_authentication(SSLDomain.VERIFY_PEER, self.trusted_certificates)
         else:
             domain.set_peer_authentication(SSLDomain.ANONYMOUS_PEER)
         return domain
 
-    def _domain(self, mode: int, *, require_credentials: bool) -> SSLDomain:
+    def _domain(self, mode: int) -> SSLDomain:
         if not SSL.present():
             raise TLSError("TLS is not available: this Proton build has no SSL support")
         try:
             domain = SSLDomain(mode)
         except SSLUnavailable as error:
             raise TLSError(f"TLS is not available: {error}") from None
-        if require_credentials and not (self.certificate and self.private_key):
-            raise TLSError(
-                "listening with amqps:// needs both the certificate and private_key "
-                "properties set (invalid credentials)"
-            )
         if self.certificate or self.private_key:
             self._load_credentials(domain)
         if self.trusted_certificates:
@@ -106,19 +113,22 @@ def _check_readable(prop: str, path: str) -> None:
         raise TLSError(f"{prop} file {path!r} is not readable (invalid credentials)")
 
 
-def check_verifiable_host(host: str) -> None:
-    """Refuse, with the reason, a host-name check that Proton cannot perform.
+def ip_host_hint(host: str) -> str | None:
+    """What to do when a certificate check of an IP address fails, or None for a name.
 
-    Proton matches the certificate against DNS names only: an IP address in
-    the URL can never pass, even when the certificate lists it.
+    Proton matches the host against the certificate's DNS names and common
+    name as text: an address written as an IP passes only when the common
+    name is that IP; an IP address SAN is not read.
     """
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return
-    raise TLSError(
-        f"verify_hostname is on but {host!r} is an IP address: Proton checks certificate "
-        "DNS names only, so connect by name (e.g. localhost) or turn verify_hostname off"
+        return None
+    return (
+        f"{host} is an IP address, and Proton matches it only against the certificate's "
+        "common name and DNS names, not its IP address SANs: connect by a name the "
+        "certificate lists (e.g. localhost), or set verify_hostname False to check the "
+        "chain only"
     )
 
 

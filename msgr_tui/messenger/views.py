@@ -38,6 +38,8 @@ class ConnectionView:
     sasl_mechanism: str | None
     remote_idle_timeout: float
     """Seconds the peer advertised in its open (0: none)."""
+    frames_received: int
+    frames_sent: int
     links: tuple[LinkView, ...]
 
 

@@ -248,15 +248,9 @@ class MsgrTuiApp(App[None]):
         elif isinstance(event, PutFailed):
             self.compose_pane.show_error(event.error, "address")
         elif isinstance(event, ConnectionState):
+            # A failure is told once, by the Notice of the bridge (or the retry).
             if event.state == "open":
                 self.status_bar.connected(event.label)
-            elif (
-                event.state == "failed"
-                and not event.inbound
-                and event.label not in self.status_bar.retries  # retrying says it already
-            ):
-                text = printable(f"{event.label}: {event.error}")
-                self.notify(text, severity="error", timeout=10)
         elif isinstance(event, ConnectionRetry):
             if event.attempt == 1:
                 self.notify(

@@ -34,7 +34,7 @@ from msgr_tui.messenger import (
 )
 from msgr_tui.messenger.events import ConnectionClosed, MessengerEvent
 from tests.helpers import DEADLINE, ThreadedPeer, pump_until, started, stop_all, wait_for
-from tests.messenger.test_peer_failures import PeerBehaviour, RawPeer, refuse_names_starting_with
+from tests.peers import PeerBehaviour, RawPeer, refuse_names_starting_with
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "msgr_tui"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from proton import Message, char, symbol, ulong
+from proton import UNDESCRIBED, Array, Data, Described, Message, char, symbol, ulong
 
+from msgr_tui.messenger import Message as MessengerMessage
 from msgr_tui.messenger._codec import Encoder as MessageEncoder
 from msgr_tui.messenger._codec import decode_into, owned
+from tests.helpers import pump_until, started, stop_all
 
 BODIES = [
     None,
@@ -90,3 +92,40 @@ def test_encode_keeps_property_key_checks():
         message.encode()
     with pytest.raises(type(proton_error.value)):
         MessageEncoder().encode(message)
+
+
+def test_binary_values_received_are_bytes_that_the_next_get_does_not_overwrite() -> None:
+    # Proton 0.40 hands out binary as memoryviews over the Message's buffers;
+    # the original API gave bytes. Inside described values and arrays too.
+    receiver = started("receiver", blocking=False)
+    port = receiver.subscribe("amqp://~127.0.0.1:0").port
+    receiver.recv(2)
+    sender = started("sender", outgoing_window=2, blocking=False)
+
+    def message(fill: bytes) -> MessengerMessage:
+        return MessengerMessage(
+            address=f"amqp://127.0.0.1:{port}/q",
+            body=Described(symbol("x:blob"), [fill * 4, Array(UNDESCRIBED, Data.BINARY, fill)]),
+            properties={"raw": fill * 2},
+            annotations={symbol("x-opt-raw"): Described(symbol("x:d"), fill * 3)},
+            correlation_id=fill * 5,
+        )
+
+    sender.put(message(b"A"))
+    sender.put(message(b"B"))
+    pump_until([sender, receiver], lambda: receiver.incoming == 2, what="both messages")
+    reused = MessengerMessage()
+    receiver.get(reused)
+    first = (reused.body, reused.properties, reused.annotations, reused.correlation_id)
+    receiver.get(reused)  # into the same Message: must not touch what the first gave
+    body, properties, annotations, correlation_id = first
+    assert body.descriptor == symbol("x:blob")
+    assert body.value[0] == b"AAAA" and type(body.value[0]) is bytes
+    assert list(body.value[1].elements) == [b"A"]
+    assert type(body.value[1].elements[0]) is bytes
+    assert properties == {"raw": b"AA"} and type(properties["raw"]) is bytes
+    assert annotations[symbol("x-opt-raw")].value == b"AAA"
+    assert type(annotations[symbol("x-opt-raw")].value) is bytes
+    assert correlation_id == b"AAAAA" and type(correlation_id) is bytes
+    assert reused.body.value[0] == b"BBBB"
+    stop_all(sender, receiver)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from msgr_tui.messenger import Message, Messenger, MessengerException
+from msgr_tui.messenger import ACCEPTED, Message, Messenger, MessengerException
 from msgr_tui.messenger.events import ConnectionOpened, LinkOpened, MessengerEvent
-from tests.helpers import ThreadedPeer, started, wait_for
+from tests.helpers import ThreadedPeer, pump_until, started, stop_all, wait_for
 
 LISTEN = "amqp://~127.0.0.1:0"
 
@@ -257,3 +257,36 @@ def test_a_matching_rewrite_rule_replaces_the_default_rewrite() -> None:
         assert address_of(peer, "kept") == "amqp://alice@kept.example/q"
         assert address_of(peer, "other") == "amqp://other.example/q"
         client.stop()
+
+
+def test_subscribe_applies_the_routes_first() -> None:
+    # Seen on the original: a route can turn a name into a listen address.
+    probe = started()
+    port = probe.subscribe("amqp://~127.0.0.1:0").port
+    probe.stop()
+    server = started("server", blocking=False)
+    server.route("inbox", f"amqp://~127.0.0.1:{port}")
+    subscription = server.subscribe("inbox")
+    assert subscription.address == "inbox"
+    assert subscription.port == port
+    assert subscription.state == "listening"
+    server.recv(1)
+    client = started("client", outgoing_window=1, blocking=False)
+    tracker = client.put(Message(address=f"amqp://127.0.0.1:{port}/q", body="via the route"))
+    pump_until([client, server], lambda: server.incoming == 1, what="the message")
+    received = Message()
+    server.get(received)
+    assert received.body == "via the route"
+    pump_until([client, server], lambda: client.status(tracker) is ACCEPTED, what="accepted")
+    stop_all(client, server)
+
+
+def test_subscribe_to_a_routed_remote_source_attaches_at_the_route_target() -> None:
+    with ThreadedPeer("feed") as peer:
+        client = started("client", blocking=False)
+        client.route("news/*", f"{peer.address}/$1")
+        subscription = client.subscribe("news/today")
+        pump_until([client], lambda: subscription.state == "attached", what="the link")
+        assert subscription.source_name == "today"
+        assert [link.address for c in client.connections for link in c.links] == ["today"]
+        stop_all(client)

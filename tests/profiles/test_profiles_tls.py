@@ -6,29 +6,22 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from msgr_tui.bridge import (
-    BridgeEvent,
     MessageArrived,
-    MessengerBridge,
-    Put,
     SubscriptionState,
     TrackerStatus,
 )
-from msgr_tui.compose import Draft
 from msgr_tui.profiles import ProfileSession, read_config, resolve
-from msgr_tui.settings import Settings
 from msgr_tui.tlscheck import check_tls
+from tests.bridge.running import running
 from tests.certs import CertificateSet
 from tests.conftest import RabbitMQ
-from tests.helpers import DEADLINE, ThreadedPeer, wait_for
+from tests.helpers import ThreadedPeer, wait_for
 
 # --------------------------------------------------------------- checks
 
@@ -131,34 +124,6 @@ def test_half_a_client_identity(certs: CertificateSet) -> None:
 # ------------------------------------------------------------- connecting
 
 
-class BridgeRun:
-    """A MessengerBridge in its own thread, its events collected for the test to wait on."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.events: list[BridgeEvent] = []
-        self.bridge = MessengerBridge(settings, self.events.extend)
-        self.thread = threading.Thread(target=self.bridge.run, name="bridge-under-test")
-
-    def of(self, kind: type) -> list:
-        return [event for event in list(self.events) if isinstance(event, kind)]
-
-
-@contextmanager
-def running(settings: Settings) -> Iterator[BridgeRun]:
-    run = BridgeRun(settings)
-    run.thread.start()
-    try:
-        yield run
-    finally:
-        run.bridge.stop()
-        run.thread.join(DEADLINE)
-        assert not run.thread.is_alive(), "the bridge did not stop"
-
-
-def put(run: BridgeRun, address: str, body: str) -> None:
-    run.bridge.submit(Put(Draft(address=address, body=body), 1))
-
-
 def tls_server(certs: CertificateSet):
     def setup(messenger) -> None:
         messenger.certificate = certs.server_cert
@@ -196,7 +161,7 @@ verify_hostname = true
         ) as peer,
         running(settings) as run,
     ):
-        put(run, f"amqps://localhost:{peer.port}/orders", "over mutual TLS")
+        run.put(f"amqps://localhost:{peer.port}/orders", "over mutual TLS")
         wait_for(lambda: peer.received, what="the message at the TLS listener")
         wait_for(
             lambda: any(e.status == "ACCEPTED" for e in run.of(TrackerStatus)),
@@ -231,7 +196,7 @@ trusted_certificates = "{certs.ca}"
         ) as peer,
         running(settings) as run,
     ):
-        put(run, f"amqps://localhost:{peer.port}/orders", "never arrives")
+        run.put(f"amqps://localhost:{peer.port}/orders", "never arrives")
         wait_for(
             lambda: (
                 any(e.status == "ABORTED" for e in run.of(TrackerStatus))
@@ -276,7 +241,7 @@ verify_hostname = true
             timeout=30,
             what="the subscription attached over TLS",
         )
-        put(run, address, "through the broker")
+        run.put(address, "through the broker")
         wait_for(lambda: run.of(MessageArrived), timeout=30, what="the message back")
     assert run.of(MessageArrived)[0].message.body == "through the broker"
     assert any(e.status == "ACCEPTED" for e in run.of(TrackerStatus))
