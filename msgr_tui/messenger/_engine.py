@@ -88,6 +88,7 @@ class Conn:
         "transport",
         "transport_impl",
         "unflushed",
+        "put_since_io",
         "write_shut",
     )
 
@@ -119,8 +120,10 @@ class Conn:
         self.closing = False
         self.closed = False
         self.write_shut = False
-        # Bytes put since the last flush (see Messenger.put).
+        # Bytes put since the last flush, and whether a put came since the last
+        # round of I/O (see Pump.send_soon).
         self.unflushed = 0
+        self.put_since_io = False
         self.failure: Failure | None = None
         # Messages on the wire given up as ABORTED because this connection's links closed.
         self.aborted: list[Outgoing] = []
@@ -405,6 +408,8 @@ class Driver:
         Returns True when anything at all happened (bytes moved, a peer
         connected, an engine event was processed).
         """
+        for conn in self.conns.values():
+            conn.put_since_io = False
         worked = self.process()
         worked = self.flush_all() or worked
         if worked:

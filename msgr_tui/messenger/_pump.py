@@ -79,11 +79,12 @@ class Pump:
     def send_soon(self, link: Link, size: int) -> None:
         """After a put: hand the message to its link, and write when it is time.
 
-        Like Nagle's algorithm: a put with nothing unanswered on its link is
-        written out at once; later puts of a burst collect in the transport
-        and go out in one write per ``_PUT_FLUSH_BYTES``, or at the next
-        send/recv/work. One socket write per message cost the sender a
-        quarter of its time and the receiver a read per few messages.
+        Like Nagle's algorithm: the first put since the last round of I/O,
+        with nothing unanswered on its link, is written out at once; later
+        puts of a burst collect in the transport and go out in one write per
+        ``_PUT_FLUSH_BYTES``, or at the next send/recv/work. One socket write
+        per message cost the sender a quarter of its time and the receiver a
+        read per few messages.
         """
         driver = self.driver
         if driver.dirty:
@@ -92,7 +93,8 @@ class Pump:
         conn = link.conn
         if conn is None:
             return  # parked (waits for a reconnection) or never made (aborted)
-        idle = not link.unanswered
+        idle = not link.unanswered and not conn.put_since_io
+        conn.put_since_io = True
         self.outgoing.pump(link)
         conn.unflushed += size
         if idle or conn.unflushed >= _PUT_FLUSH_BYTES:

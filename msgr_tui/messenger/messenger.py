@@ -413,7 +413,10 @@ class Messenger:
         The message's address picks the destination (after :meth:`route`);
         the copy carries the address after :meth:`rewrite` and has a ``~``
         reply_to expanded to this Messenger's name. ``message`` itself is not
-        changed. Returns the outgoing tracker.
+        changed. Returns the outgoing tracker. A burst of puts is written out
+        together: the first one at once, the others when 64 KiB have
+        collected or at the next call that does I/O (``send``, ``recv``,
+        ``work``).
         """
         address = message.address
         if not address:
