@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from proton import Described, symbol
@@ -81,7 +82,7 @@ def to_jsonable(value: Any) -> Any:
             return {"$binary": data.decode("utf-8")}
         except UnicodeDecodeError:
             return {"$binary_hex": data.hex()}
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {_key(key): to_jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(item) for item in value]

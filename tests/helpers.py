@@ -25,13 +25,18 @@ def pump_until(
     condition: Callable[[], bool],
     timeout: float = DEADLINE,
     what: str = "condition",
+    describe: Callable[[], str] | None = None,
 ) -> None:
-    """Drive every messenger with ``work`` until ``condition()`` holds or the deadline passes."""
+    """Drive every messenger with ``work`` until ``condition()`` holds or the deadline passes.
+
+    ``describe`` says what was seen instead, for the failure message.
+    """
     messengers = list(messengers)
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            seen = f" ({describe()})" if describe is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{seen}")
         busy = False
         for messenger in messengers:
             busy = messenger.work(0) or busy

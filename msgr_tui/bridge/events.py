@@ -1,23 +1,86 @@
-"""What the bridge reports to the UI (plain data, delivered in batches)."""
+"""What the bridge reports to the UI: plain, immutable data, delivered in batches.
+
+This is the one vocabulary between the Messenger's thread and the UI. Where
+the library already says a thing as data, the bridge passes the library's own
+value on rather than a copy of its fields: statuses are the Messenger's
+singletons (``ACCEPTED``...), subscription states its ``SubscriptionState``,
+failures its ``Failure``, a retry its ``RetryScheduled`` and a tracker update
+its ``TrackerUpdated``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum, StrEnum
 
-from .snapshot import IncomingMessage
+from ..messenger.events import RetryScheduled, TrackerUpdated
+from ..messenger.failures import Failure
+from ..messenger.snapshot import MessageSnapshot
+from ..messenger.status import Status
+from ..messenger.subscription import SubscriptionState
+
+__all__ = [
+    "BridgeEvent",
+    "BridgeState",
+    "BridgeStopped",
+    "ConnectionChanged",
+    "ConnectionPhase",
+    "IncomingDecided",
+    "ListenerBound",
+    "MessageArrived",
+    "MessageQueued",
+    "Notice",
+    "PutFailed",
+    "RetryScheduled",
+    "Severity",
+    "Stats",
+    "SubscriptionChanged",
+    "TrackerUpdated",
+]
+
+
+class Severity(StrEnum):
+    """How much a notice matters (the values are Textual's notification severities)."""
+
+    INFORMATION = "information"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class ConnectionPhase(Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+    """Closed cleanly."""
+    FAILED = "failed"
+
+
+class BridgeState(Enum):
+    """Where the bridge's session stands, as the status bar shows it."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    NOT_CONNECTED = "not connected"
+    """No session: the app waits for a profile (or its password)."""
 
 
 @dataclass(frozen=True, slots=True)
 class MessageArrived:
-    message: IncomingMessage
+    """A message was taken off the incoming queue (``seq`` counts them from 1)."""
+
+    seq: int
+    tracker: int
+    received_at: float
+    message: MessageSnapshot
 
 
 @dataclass(frozen=True, slots=True)
-class IncomingStateChanged:
-    """An incoming message was accepted/rejected/released (``automatic``: by the window)."""
+class IncomingDecided:
+    """An incoming message was settled with ``outcome`` (``automatic``: by the window)."""
 
     tracker: int
-    state: str
+    outcome: Status
     automatic: bool = False
 
 
@@ -34,42 +97,29 @@ class MessageQueued:
 
 @dataclass(frozen=True, slots=True)
 class PutFailed:
+    """A draft could not be put; ``field`` names the Compose field at fault."""
+
     draft_id: int
     error: str
+    field: str = "address"
 
 
 @dataclass(frozen=True, slots=True)
-class TrackerStatus:
-    tracker: int
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionState:
+class ConnectionChanged:
     label: str
-    state: str  # "open", "closed" or "failed"
-    error: str | None
+    phase: ConnectionPhase
     inbound: bool
     remote_container: str | None = None
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectionRetry:
-    """Retry mode: ``label`` is reconnected in ``delay`` seconds."""
+class SubscriptionChanged:
+    """A source's state, as the user wrote the source (credentials added are not shown)."""
 
-    label: str
-    attempt: int
-    delay: float
-    messages: int
-    subscriptions: int
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionState:
     source: str
-    state: str  # "listening", "connecting", "attached", "closed", "failed"
-    error: str | None = None
+    state: SubscriptionState
+    failure: Failure | None = None
     connect_address: str | None = None
 
 
@@ -94,7 +144,7 @@ class Stats:
 @dataclass(frozen=True, slots=True)
 class Notice:
     text: str
-    severity: str = "error"  # "information", "warning" or "error"
+    severity: Severity = Severity.ERROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +154,13 @@ class BridgeStopped:
 
 BridgeEvent = (
     MessageArrived
-    | IncomingStateChanged
+    | IncomingDecided
     | MessageQueued
     | PutFailed
-    | TrackerStatus
-    | ConnectionState
-    | ConnectionRetry
-    | SubscriptionState
+    | TrackerUpdated
+    | ConnectionChanged
+    | RetryScheduled
+    | SubscriptionChanged
     | ListenerBound
     | Stats
     | Notice

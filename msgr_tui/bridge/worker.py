@@ -7,29 +7,50 @@ import logging
 import queue
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..compose import DraftError, build_message
-from ..messenger import Interrupt, Message, Messenger, MessengerException
-from ..messenger import events as mev
+from ..messenger import (
+    ACCEPTED,
+    REJECTED,
+    RELEASED,
+    Interrupt,
+    Message,
+    Messenger,
+    MessengerException,
+)
 from ..messenger.address import parse_address
+from ..messenger.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    FailureReported,
+    IncomingSettled,
+    LinkClosed,
+    LinkOpened,
+    MessengerEvent,
+    RetryScheduled,
+    TrackerUpdated,
+)
+from ..messenger.failures import Failure
+from ..messenger.snapshot import MessageSnapshot
+from ..messenger.status import Status
+from ..messenger.subscription import SubscriptionState
 from ..settings import Settings
 from .commands import Accept, Command, Put, Reject, Release, Settle, Stop, Subscribe, Unsubscribe
 from .events import (
     BridgeEvent,
     BridgeStopped,
-    ConnectionRetry,
-    ConnectionState,
-    IncomingStateChanged,
+    ConnectionChanged,
+    ConnectionPhase,
+    IncomingDecided,
     ListenerBound,
     MessageArrived,
     MessageQueued,
     Notice,
     PutFailed,
     Stats,
-    SubscriptionState,
-    TrackerStatus,
+    SubscriptionChanged,
 )
-from .snapshot import IncomingMessage
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +78,10 @@ class MessengerBridge:
     app posts one message per batch).
     """
 
-    def __init__(
-        self, settings: Settings, emit: Emit, *, clock: Callable[[], float] = time.monotonic
-    ):
+    def __init__(self, settings: Settings, emit: Emit) -> None:
         self.settings = settings
         self._emit = emit
-        self._clock = clock
+        self._clock = time.monotonic
         self.messenger = Messenger(settings.messenger_name)
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._events: list[BridgeEvent] = []
@@ -167,10 +186,10 @@ class MessengerBridge:
         self._received += 1
         if messenger.incoming_window:
             self._pending_in[tracker] = None
-        snapshot = IncomingMessage.capture(message, self._seq, tracker, time.time())
-        self._events.append(MessageArrived(snapshot))
+        snapshot = MessageSnapshot.of(message)
+        self._events.append(MessageArrived(self._seq, tracker, time.time(), snapshot))
         if not messenger.incoming_window:
-            self._events.append(IncomingStateChanged(tracker, "ACCEPTED", automatic=True))
+            self._events.append(IncomingDecided(tracker, ACCEPTED, automatic=True))
 
     def _until_next_flush(self) -> float:
         if not self._events:
@@ -189,44 +208,51 @@ class MessengerBridge:
                 self._events.append(Notice(str(failure)))
 
     def _run(self, command: Command) -> None:
-        messenger = self.messenger
-        if isinstance(command, Put):
-            self._put(command)
-        elif isinstance(command, Accept):
-            self._act(messenger.accept, command.tracker, "ACCEPTED")
-        elif isinstance(command, Reject):
-            self._act(messenger.reject, command.tracker, "REJECTED")
-        elif isinstance(command, Release):
-            self._act(messenger.release, command.tracker, "RELEASED")
-        elif isinstance(command, Settle):
-            messenger.settle(command.tracker)
-            self._pending_in.pop(command.tracker, None)
-        elif isinstance(command, Subscribe):
-            if parse_address(command.source).listen:
-                self._listen(command.source, fallback=False)
-            else:
-                self._subscribe(command.source)
-        elif isinstance(command, Unsubscribe):
-            messenger.unsubscribe(command.source)
-            self._events.append(SubscriptionState(command.source, "closed"))
-        elif isinstance(command, Stop):
-            self._stopping = True
+        handlers: dict[type, Callable[[Any], None]] = {
+            Put: self._put,
+            Accept: lambda command: self._act(self.messenger.accept, command.tracker, ACCEPTED),
+            Reject: lambda command: self._act(self.messenger.reject, command.tracker, REJECTED),
+            Release: lambda command: self._act(self.messenger.release, command.tracker, RELEASED),
+            Settle: self._settle,
+            Subscribe: self._subscribe_or_listen,
+            Unsubscribe: self._unsubscribe,
+            Stop: self._stop,
+        }
+        handlers[type(command)](command)
 
-    def _act(self, action: Callable[[int | None], None], tracker: int | None, state: str) -> None:
+    def _settle(self, command: Settle) -> None:
+        self.messenger.settle(command.tracker)
+        self._pending_in.pop(command.tracker, None)
+
+    def _subscribe_or_listen(self, command: Subscribe) -> None:
+        if parse_address(command.source).listen:
+            self._listen(command.source, fallback=False)
+        else:
+            self._subscribe(command.source)
+
+    def _unsubscribe(self, command: Unsubscribe) -> None:
+        self.messenger.unsubscribe(command.source)
+        self._events.append(SubscriptionChanged(command.source, SubscriptionState.CLOSED))
+
+    def _stop(self, command: Stop) -> None:
+        self._stopping = True
+
+    def _act(
+        self, action: Callable[[int | None], None], tracker: int | None, outcome: Status
+    ) -> None:
         action(tracker)
         candidates = list(self._pending_in) if tracker is None else [tracker]
         for candidate in candidates:
-            status = self.messenger.status(candidate)
-            if status is not None and status.name == state:
+            if self.messenger.status(candidate) is outcome:
                 self._pending_in.pop(candidate, None)
-                self._events.append(IncomingStateChanged(candidate, state))
+                self._events.append(IncomingDecided(candidate, outcome))
 
     def _put(self, command: Put) -> None:
         draft = command.draft
         try:
             message = build_message(draft)
         except DraftError as failure:
-            self._events.append(PutFailed(command.draft_id, str(failure)))
+            self._events.append(PutFailed(command.draft_id, str(failure), failure.field))
             return
         shown = message.address
         message.address = self.settings.with_credentials(shown)
@@ -268,67 +294,61 @@ class MessengerBridge:
                 )
             self._events.append(ListenerBound(source, attempt, subscription.connect_address, note))
             self._events.append(
-                SubscriptionState(attempt, "listening", None, subscription.connect_address)
+                SubscriptionChanged(
+                    attempt, SubscriptionState.LISTENING, None, subscription.connect_address
+                )
             )
             return
         text = str(last_error)
-        self._events.append(SubscriptionState(source, "failed", text))
+        failure = Failure(parsed.without_credentials(), text)
+        self._events.append(SubscriptionChanged(source, SubscriptionState.FAILED, failure))
         self._events.append(Notice(text))
 
     def _subscribe(self, source: str) -> None:
         try:
             subscription = self.messenger.subscribe(self.settings.with_credentials(source))
-        except MessengerException as failure:
-            self._events.append(SubscriptionState(source, "failed", str(failure)))
-            self._events.append(Notice(str(failure)))
+        except MessengerException as error:
+            failure = Failure(source, str(error))
+            self._events.append(SubscriptionChanged(source, SubscriptionState.FAILED, failure))
+            self._events.append(Notice(str(error)))
             return
         self._sources[subscription.address] = source
-        self._events.append(SubscriptionState(source, subscription.state))
+        self._events.append(SubscriptionChanged(source, subscription.state, subscription.failure))
 
-    def _on_messenger_event(self, event: mev.MessengerEvent) -> None:
+    def _on_messenger_event(self, event: MessengerEvent) -> None:
         events = self._events
-        if isinstance(event, mev.TrackerUpdated):
-            events.append(TrackerStatus(event.tracker, event.status.name))
-        elif isinstance(event, mev.IncomingSettled):
+        kind = type(event)
+        if kind is TrackerUpdated or kind is RetryScheduled:
+            events.append(event)  # the library's own words are the UI's
+        elif kind is IncomingSettled:
             self._pending_in.pop(event.tracker, None)
-            events.append(IncomingStateChanged(event.tracker, event.status.name, automatic=True))
-        elif isinstance(event, mev.ConnectionOpened):
+            events.append(IncomingDecided(event.tracker, event.status, automatic=True))
+        elif kind is ConnectionOpened:
             self._connections.add(event.label)
             events.append(
-                ConnectionState(event.label, "open", None, event.inbound, event.remote_container)
-            )
-        elif isinstance(event, mev.ConnectionClosed):
-            self._connections.discard(event.label)
-            state = "failed" if event.error else "closed"
-            events.append(ConnectionState(event.label, state, event.error, event.inbound))
-        elif isinstance(event, (mev.LinkOpened, mev.LinkClosed)) and event.source is not None:
-            source = self._sources.get(event.source, event.source)
-            if isinstance(event, mev.LinkOpened):
-                events.append(SubscriptionState(source, "attached"))
-            else:
-                state = self._subscription_state(event.source)
-                if state not in ("retrying", "closed", "failed"):
-                    state = "failed" if event.error else "closed"
-                events.append(SubscriptionState(source, state, event.error))
-        elif isinstance(event, mev.FailureReported):
-            # What the original logged and went on with: the user hears it once.
-            events.append(Notice(str(event.failure)))
-        elif isinstance(event, mev.RetryScheduled):
-            events.append(
-                ConnectionRetry(
-                    event.label,
-                    event.attempt,
-                    event.delay,
-                    event.messages,
-                    event.subscriptions,
-                    event.reason,
+                ConnectionChanged(
+                    event.label, ConnectionPhase.OPEN, event.inbound, event.remote_container
                 )
             )
+        elif kind is ConnectionClosed:
+            self._connections.discard(event.label)
+            phase = ConnectionPhase.FAILED if event.failure else ConnectionPhase.CLOSED
+            events.append(
+                ConnectionChanged(event.label, phase, event.inbound, failure=event.failure)
+            )
+        elif (kind is LinkOpened or kind is LinkClosed) and event.source is not None:
+            subscription = self._subscription(event.source)
+            if subscription is not None:
+                source = self._sources.get(event.source, event.source)
+                events.append(SubscriptionChanged(source, subscription.state, subscription.failure))
+        elif kind is FailureReported:
+            # What the original logged and went on with: the user hears it once.
+            events.append(Notice(str(event.failure)))
 
-    def _subscription_state(self, address: str) -> str | None:
+    def _subscription(self, address: str) -> Any:
         for subscription in self.messenger.subscriptions:
             if subscription.address == address:
-                return subscription.state
+                return subscription
         return None
 
     def _stats(self) -> None:

@@ -1,7 +1,6 @@
 """Received messages as one JSON object a line, for ``recv --json``.
 
-Kept apart from the text form: it needs the bridge's message snapshot, which
-plain-text runs need not import.
+Kept apart from the text form, which plain-text runs need not import.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from typing import Any
 
 from proton import Message
 
-from ..bridge.snapshot import IncomingMessage
 from ..formatting import timestamp_text, to_jsonable
+from ..messenger.snapshot import MessageSnapshot
 
 # What json.dumps(ensure_ascii=False) leaves raw but a terminal would obey: the
 # categories msgr_tui.formatting.printable hides (DEL and C1 controls, bidi
@@ -36,7 +35,7 @@ def json_line(message: Message) -> str:
 
 def message_record(message: Message) -> dict[str, Any]:
     """The sections of a message as JSON-ready data; absent fields are left out."""
-    seen = IncomingMessage.capture(message, 0, 0, 0.0)
+    seen = MessageSnapshot.of(message)
     header: dict[str, Any] = {
         "durable": seen.durable,
         "priority": seen.priority,

@@ -69,6 +69,7 @@ class Conn:
         "closing",
         "connecting",
         "connection",
+        "eof",
         "failure",
         "id",
         "impl",
@@ -79,6 +80,7 @@ class Conn:
         "next_tick",
         "outbound",
         "peer",
+        "put_since_io",
         "remote_container",
         "remote_opened",
         "senders",
@@ -88,7 +90,6 @@ class Conn:
         "transport",
         "transport_impl",
         "unflushed",
-        "put_since_io",
         "write_shut",
     )
 
@@ -120,6 +121,8 @@ class Conn:
         self.closing = False
         self.closed = False
         self.write_shut = False
+        # The peer's side of the socket has closed (we read EOF).
+        self.eof = False
         # Bytes put since the last flush, and whether a put came since the last
         # round of I/O (see Pump.send_soon).
         self.unflushed = 0
@@ -434,7 +437,30 @@ class Driver:
         self._tick()
         worked = self.process() or worked
         worked = self.flush_all() or worked
+        if self._abort_stalled_ends():
+            worked = self.process() or worked
         return worked
+
+    def _abort_stalled_ends(self) -> bool:
+        """End connections whose peer closed the socket in the middle of a frame.
+
+        Proton 0.40 reports "connection aborted" when the socket closes between
+        frames; when it closes inside one (a peer killed while it streamed a
+        large message), the transport waits for the rest forever, with nothing
+        left to write. Such a connection can only end: say so and close it.
+        """
+        stalled = [
+            conn
+            for conn in self.conns.values()
+            if conn.eof and not conn.closed and _pn.transport_pending(conn.transport_impl) == 0
+        ]
+        for conn in stalled:
+            # Proton posts no transport error here (its check for an abort runs
+            # only between frames): the reason is recorded directly.
+            reason = "connection aborted (the peer closed it inside a frame)"
+            conn.fail(f"proton:io: {reason}", Condition("proton:io", reason))
+            _pn.set_io_error(conn.transport_impl, reason)
+        return bool(stalled)
 
     def _service(self, conn: Conn, mask: int) -> bool:
         if conn.closed:
@@ -475,6 +501,7 @@ class Driver:
             return True
         if count == 0:
             _pn.transport_close_tail(transport)
+            conn.eof = True
         else:
             _pn.transport_push(transport, self._pointer, count)
         # Input can change the deadlines (the peer's Open brings its idle

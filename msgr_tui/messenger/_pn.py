@@ -321,6 +321,11 @@ def _millis(value: int) -> float | None:
     return value / 1000.0 if value else None
 
 
+def body_is_inferred(message: Message) -> bool:
+    """Whether the decoded body came from data or amqp-sequence sections (else amqp-value)."""
+    return bool(lib.pn_message_is_inferred(message._msg))
+
+
 def header_and_properties(message: Message) -> tuple[Any, ...]:
     """The header and properties of a decoded message, read from the C message.
 

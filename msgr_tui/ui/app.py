@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -16,21 +16,22 @@ from textual.worker import Worker, WorkerState
 
 from ..bridge import (
     BridgeEvent,
+    BridgeState,
     BridgeStopped,
     Command,
-    ConnectionRetry,
-    ConnectionState,
-    IncomingMessage,
-    IncomingStateChanged,
+    ConnectionChanged,
+    ConnectionPhase,
+    IncomingDecided,
     ListenerBound,
     MessageArrived,
     MessageQueued,
     MessengerBridge,
     Notice,
     PutFailed,
+    RetryScheduled,
     Stats,
-    SubscriptionState,
-    TrackerStatus,
+    SubscriptionChanged,
+    TrackerUpdated,
 )
 from ..formatting import printable
 from ..profiles import ProfileSession
@@ -170,7 +171,7 @@ class MsgrTuiApp(App[None]):
 
     def start_bridge(self) -> None:
         self.bridge = self._bridge_factory(self.settings, self._emit_from_thread)
-        self.status_bar.show_state("starting")
+        self.status_bar.show_state(BridgeState.STARTING)
         self._run_bridge(self.bridge)
 
     def _emit_from_thread(self, events: list[BridgeEvent]) -> None:
@@ -202,77 +203,93 @@ class MsgrTuiApp(App[None]):
     def _bridge_batch(self, batch: BridgeBatch) -> None:
         incoming = self.incoming
         outgoing = self.outgoing
-        arrived: list[IncomingMessage] = []
-        # Applied after the arrivals of the batch: a state change always follows
+        arrived: list[MessageArrived] = []
+        # Applied after the arrivals of the batch: a decision always follows
         # its message's arrival, and adding rows once per batch (not once per
-        # state change) keeps a flood at one table update per frame.
-        states: list[IncomingStateChanged] = []
+        # decision) keeps a flood at one table update per frame.
+        decided: list[IncomingDecided] = []
         outgoing_changed = False
+        others = False
         for event in batch.events:
-            if isinstance(event, MessageArrived):
-                arrived.append(event.message)
-            elif isinstance(event, IncomingStateChanged):
-                states.append(event)
-            elif isinstance(event, MessageQueued):
+            kind = type(event)
+            if kind is MessageArrived:
+                arrived.append(event)
+            elif kind is IncomingDecided:
+                decided.append(event)
+            elif kind is MessageQueued:
                 outgoing.add(OutgoingRow(event.tracker, event.at, event.address, event.subject))
                 outgoing_changed = True
-            elif isinstance(event, TrackerStatus):
+            elif kind is TrackerUpdated:
                 outgoing.set_status(event.tracker, event.status)
                 outgoing_changed = True
             else:
-                self._handle_event(event)
+                self._event_handlers[kind](event)
+                others = True
         if arrived:
             incoming.add_messages(arrived)
-        for change in states:
-            incoming.set_state(change.tracker, change.state, change.automatic)
-        if states:
+        for decision in decided:
+            incoming.set_state(decision.tracker, decision.outcome, decision.automatic)
+        if decided:
             incoming.states_changed()
         if outgoing_changed:
             outgoing.changed()
+        if others and not self.bridge_stopped:
+            self.status_bar.show_state(BridgeState.RUNNING)
 
-    def _handle_event(self, event: BridgeEvent) -> None:
-        if isinstance(event, SubscriptionState):
-            self.subscriptions.update_source(
-                event.source, event.state, event.error, event.connect_address
+    @property
+    def _event_handlers(self) -> dict[type, Callable[[Any], None]]:
+        return {
+            SubscriptionChanged: self._subscription_changed,
+            ListenerBound: self._listener_bound,
+            Stats: self.status_bar.show_stats,
+            Notice: self._notice,
+            PutFailed: lambda event: self.compose_pane.show_error(event.error, event.field),
+            ConnectionChanged: self._connection_changed,
+            RetryScheduled: self._retry_scheduled,
+            BridgeStopped: self._bridge_stopped,
+        }
+
+    def _subscription_changed(self, event: SubscriptionChanged) -> None:
+        self.subscriptions.update_source(
+            event.source, event.state, event.failure, event.connect_address
+        )
+
+    def _listener_bound(self, event: ListenerBound) -> None:
+        self.status_bar.show_listening(event.connect_address)
+        if event.note:
+            self.notify(printable(event.note), severity="warning", timeout=10)
+        if self.settings.compose_address is None:
+            self.compose_pane.set_address(event.connect_address)
+
+    def _notice(self, event: Notice) -> None:
+        self.notify(printable(event.text), severity=event.severity.value, timeout=10)
+
+    def _connection_changed(self, event: ConnectionChanged) -> None:
+        # A failure is told once, by the bridge's Notice (or by the retry).
+        if event.phase is ConnectionPhase.OPEN:
+            self.status_bar.connected(event.label)
+
+    def _retry_scheduled(self, event: RetryScheduled) -> None:
+        if event.attempt == 1:
+            self.notify(
+                printable(
+                    f"{event.label}: {event.reason or 'connection lost'}; retrying "
+                    f"({event.messages} messages, {event.subscriptions} subscriptions wait)"
+                ),
+                severity="warning",
+                timeout=10,
             )
-        elif isinstance(event, ListenerBound):
-            self.status_bar.show_listening(event.connect_address)
-            if event.note:
-                self.notify(printable(event.note), severity="warning", timeout=10)
-            if self.settings.compose_address is None:
-                self.compose_pane.set_address(event.connect_address)
-        elif isinstance(event, Stats):
-            self.status_bar.show_stats(event)
-        elif isinstance(event, Notice):
-            self.notify(printable(event.text), severity=event.severity, timeout=10)
-        elif isinstance(event, PutFailed):
-            self.compose_pane.show_error(event.error, "address")
-        elif isinstance(event, ConnectionState):
-            # A failure is told once, by the Notice of the bridge (or the retry).
-            if event.state == "open":
-                self.status_bar.connected(event.label)
-        elif isinstance(event, ConnectionRetry):
-            if event.attempt == 1:
-                self.notify(
-                    printable(
-                        f"{event.label}: {event.reason or 'connection lost'}; retrying "
-                        f"({event.messages} messages, {event.subscriptions} subscriptions wait)"
-                    ),
-                    severity="warning",
-                    timeout=10,
-                )
-            self.status_bar.show_retry(event)
-        elif isinstance(event, BridgeStopped):
-            self.bridge_stopped = True
-            if self.profile_switcher is not None:
-                self.profile_switcher.bridge_stopped()
-            self.status_bar.show_state("stopped")
-            if event.error:
-                self.notify(f"the Messenger stopped: {printable(event.error)}", severity="error")
-            if self._quitting:
-                self.exit()
-        if not isinstance(event, BridgeStopped) and not self.bridge_stopped:
-            self.status_bar.show_state("running")
+        self.status_bar.show_retry(event)
+
+    def _bridge_stopped(self, event: BridgeStopped) -> None:
+        self.bridge_stopped = True
+        if self.profile_switcher is not None:
+            self.profile_switcher.bridge_stopped()
+        self.status_bar.show_state(BridgeState.STOPPED)
+        if event.error:
+            self.notify(f"the Messenger stopped: {printable(event.error)}", severity="error")
+        if self._quitting:
+            self.exit()
 
     # -------------------------------------------------------------- actions
 
@@ -331,7 +348,7 @@ class MsgrTuiApp(App[None]):
 
     @on(IncomingPane.DetailsRequested)
     def _details(self, event: IncomingPane.DetailsRequested) -> None:
-        self.push_screen(DetailScreen(event.message, event.state))
+        self.push_screen(DetailScreen(event.arrival, event.state))
 
     async def action_quit(self) -> None:
         """Stop the Messenger cleanly (closing its connections), then exit."""
@@ -342,7 +359,7 @@ class MsgrTuiApp(App[None]):
         if self.bridge is None or self.bridge_stopped:
             self.exit()
             return
-        self.status_bar.show_state("stopping")
+        self.status_bar.show_state(BridgeState.STOPPING)
         self.bridge.stop()
         self.set_timer(QUIT_GRACE, self.exit)
 

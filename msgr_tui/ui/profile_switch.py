@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from ..bridge import BridgeState
 from ..formatting import printable
 from ..profiles import ProfileSession
 from ..secret import Secret
@@ -39,7 +40,7 @@ class ProfileSwitcher:
     async def _connect_at_start(self, name: str) -> None:
         answers = await self._ask(name)
         if answers is None:
-            self.app.status_bar.show_state("not connected")
+            self.app.status_bar.show_state(BridgeState.NOT_CONNECTED)
             self.app.notify(
                 f"not connected: profile {printable(name)} needs a password. "
                 "F2 opens the profiles to connect again.",
@@ -89,7 +90,7 @@ class ProfileSwitcher:
         if app.bridge is None or app.bridge_stopped:
             return True
         self._stopped.clear()
-        app.status_bar.show_state("stopping")
+        app.status_bar.show_state(BridgeState.STOPPING)
         app.bridge.stop()
         try:
             await asyncio.wait_for(self._stopped.wait(), SWITCH_GRACE)

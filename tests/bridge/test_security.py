@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from msgr_tui.bridge import ListenerBound, Notice, SubscriptionState
+from msgr_tui.bridge import ListenerBound, Notice, SubscriptionChanged
 from msgr_tui.settings import DEFAULT_LISTEN, Settings, TLSOptions
 from tests.bridge.running import running
 from tests.conftest import RabbitMQ
@@ -21,7 +21,7 @@ def test_the_default_listener_binds_loopback_only() -> None:
         host, port = bound.connect_address.removeprefix("amqp://").rsplit(":", 1)
         assert host == "127.0.0.1"
         wait_for(
-            lambda: any(e.state == "listening" for e in run.of(SubscriptionState)),
+            lambda: any(e.state == "listening" for e in run.of(SubscriptionChanged)),
             what="the listener",
         )
         # It takes connections on 127.0.0.1...

@@ -17,6 +17,7 @@ would raise Timeout and fail the test.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -26,6 +27,9 @@ from typing import Any
 
 import pytest
 from proton import Condition as ProtonCondition
+from proton import Connection as ProtonConnection
+from proton import Message as ProtonMessage
+from proton import Transport as ProtonTransport
 from proton.reactor import Container
 
 from msgr_tui.messenger import (
@@ -44,7 +48,15 @@ from msgr_tui.messenger.events import (
 )
 from msgr_tui.messenger.failures import Condition
 from msgr_tui.messenger.subscription import SubscriptionState
-from tests.helpers import DEADLINE, ThreadedPeer, failures_heard, pump_until, started, wait_for
+from tests.helpers import (
+    DEADLINE,
+    ThreadedPeer,
+    failures_heard,
+    pump_until,
+    started,
+    stop_all,
+    wait_for,
+)
 from tests.peers import Child, PeerBehaviour, RawPeer, refuse_names_starting_with
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -475,12 +487,17 @@ def test_failures_of_inbound_connections_never_raise_and_other_clients_still_get
     assert not proton_thread.is_alive()
 
     # Every failed inbound connection is noticed, none raises.
-    pump_until([server], lambda: (take_all(), len(closed) >= 4)[1], what="four inbound closes")
+    pump_until(
+        [server],
+        lambda: (take_all(), len(closed) >= 4)[1],
+        what="four inbound closes",
+        describe=lambda: f"closes so far: {[event.error for event in closed]}",
+    )
     errors_seen = [event.error or "" for event in closed]
     assert len(errors_seen) == 4, errors_seen
     assert any("Unknown protocol" in error for error in errors_seen), errors_seen
     assert any("amqp:internal-error: client crashed" in error for error in errors_seen)
-    assert sum("reset" in error or "aborted" in error for error in errors_seen) == 2
+    assert sum("reset" in error or "aborted" in error for error in errors_seen) == 2, errors_seen
 
     # 5. A well-behaved client still gets everything through to the recv loop.
     flood_count = len(received)
@@ -572,3 +589,59 @@ def _capture(target: Callable[[], None], errors: list[BaseException]) -> None:
         target()
     except BaseException as error:
         errors.append(error)
+
+
+def test_a_peer_that_vanishes_inside_a_frame_is_closed_not_waited_for() -> None:
+    # Proton 0.40 notices an abort only between frames; a client killed while
+    # it streams a large message leaves half a frame: the connection must end.
+    server = started("server", blocking=False)
+    closed: list[ConnectionClosed] = []
+    server.on_event = lambda event: (
+        closed.append(event) if isinstance(event, ConnectionClosed) else None
+    )
+    port = server.subscribe("amqp://~127.0.0.1:0").port
+    server.recv(1)
+    # A client made with Proton's engine in memory: open, attach, one 256 KiB transfer.
+    transport = ProtonTransport()
+    connection = ProtonConnection()
+    transport.bind(connection)
+    connection.open()
+    session = connection.session()
+    session.open()
+    sender = session.sender("half")
+    sender.target.address = "q"
+    sender.open()
+    wire = bytearray()
+
+    def drain() -> None:
+        while (pending := transport.pending()) > 0:
+            wire.extend(transport.peek(pending))
+            transport.pop(pending)
+
+    drain()
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(wire)
+        client.setblocking(False)
+
+        def credited() -> bool:
+            with contextlib.suppress(BlockingIOError):
+                transport.push(client.recv(65536))
+            return sender.credit > 0
+
+        pump_until([server], credited, what="credit from the server")
+        sender.delivery(b"tag")
+        sender.send(ProtonMessage(body=b"x" * 256 * 1024).encode())
+        sender.advance()
+        wire.clear()
+        drain()
+        client.sendall(wire[: len(wire) - 1000])  # all but the end of the transfer
+    pump_until(
+        [server],
+        lambda: bool(closed),
+        what="the half-sent connection to close",
+        describe=lambda: f"connections: {server.connections}",
+    )
+    assert closed[0].inbound
+    assert closed[0].failure is not None and "aborted" in closed[0].failure.reason
+    assert server.incoming == 0  # half a message is no message
+    stop_all(server)

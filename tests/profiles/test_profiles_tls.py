@@ -13,9 +13,10 @@ import pytest
 
 from msgr_tui.bridge import (
     MessageArrived,
-    SubscriptionState,
-    TrackerStatus,
+    SubscriptionChanged,
+    TrackerUpdated,
 )
+from msgr_tui.messenger import ABORTED, ACCEPTED
 from msgr_tui.profiles import ProfileSession, read_config, resolve
 from msgr_tui.tlscheck import check_tls
 from tests.bridge.running import running
@@ -164,7 +165,7 @@ verify_hostname = true
         run.put(f"amqps://localhost:{peer.port}/orders", "over mutual TLS")
         wait_for(lambda: peer.received, what="the message at the TLS listener")
         wait_for(
-            lambda: any(e.status == "ACCEPTED" for e in run.of(TrackerStatus)),
+            lambda: any(e.status is ACCEPTED for e in run.of(TrackerUpdated)),
             what="ACCEPTED",
         )
     assert peer.received[0].body == "over mutual TLS"
@@ -199,7 +200,7 @@ trusted_certificates = "{certs.ca}"
         run.put(f"amqps://localhost:{peer.port}/orders", "never arrives")
         wait_for(
             lambda: (
-                any(e.status == "ABORTED" for e in run.of(TrackerStatus))
+                any(e.status is ABORTED for e in run.of(TrackerUpdated))
                 or any("credentials" in str(getattr(e, "error", "")) for e in run.events)
             ),
             what="the refusal",
@@ -237,11 +238,11 @@ verify_hostname = true
     assert settings.tls.verify_hostname and settings.password == "guest"
     with running(settings) as run:
         wait_for(
-            lambda: any(e.state == "attached" for e in run.of(SubscriptionState)),
+            lambda: any(e.state == "attached" for e in run.of(SubscriptionChanged)),
             timeout=30,
             what="the subscription attached over TLS",
         )
         run.put(address, "through the broker")
         wait_for(lambda: run.of(MessageArrived), timeout=30, what="the message back")
     assert run.of(MessageArrived)[0].message.body == "through the broker"
-    assert any(e.status == "ACCEPTED" for e in run.of(TrackerStatus))
+    assert any(e.status is ACCEPTED for e in run.of(TrackerUpdated))

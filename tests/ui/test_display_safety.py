@@ -136,7 +136,7 @@ async def test_hostile_and_odd_messages_are_shown_safely_and_the_app_keeps_runni
             f"{len(messages)} messages in Incoming",
         )
         # The data is intact; only its display is escaped.
-        by_subject = {row.message.subject: row.message for row in incoming.rows}
+        by_subject = {row.arrival.message.subject: row.arrival.message for row in incoming.rows}
         assert set(by_subject) == set(messages)
         assert by_subject["binary"].body == bytes(range(256))
         assert by_subject["huge"].body == messages["huge"].body
@@ -159,7 +159,7 @@ async def test_hostile_and_odd_messages_are_shown_safely_and_the_app_keeps_runni
             await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail view")
             detail = app.screen
             assert isinstance(detail, DetailScreen)
-            subject = detail.message.subject
+            subject = detail.arrival.message.subject
             shown = assert_nothing_executable(app)
             for expected in DETAIL_SHOWS[subject]:
                 assert expected in shown, f"{expected!r} not in the detail of {subject!r}"

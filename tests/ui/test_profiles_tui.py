@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
+from msgr_tui.bridge import BridgeState
 from msgr_tui.cli import build_parser, prepare_startup
 from msgr_tui.profiles import ProfileSession, read_config
 from msgr_tui.ui.app import MsgrTuiApp
@@ -267,7 +268,9 @@ async def test_escape_at_the_password_prompt_does_not_connect(tmp_path: Path) ->
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, PasswordScreen), "the prompt")
         await pilot.press("escape")
-        await until(pilot, lambda: app.status_bar.state == "not connected", "not connected")
+        await until(
+            pilot, lambda: app.status_bar.state is BridgeState.NOT_CONNECTED, "not connected"
+        )
         assert app.bridge is None
 
 

@@ -15,15 +15,18 @@ import pytest
 from textual.pilot import Pilot
 
 from msgr_tui.bridge import (
-    IncomingMessage,
-    IncomingStateChanged,
+    IncomingDecided,
     ListenerBound,
     MessageArrived,
     MessageQueued,
     Stats,
-    SubscriptionState,
-    TrackerStatus,
+    SubscriptionChanged,
+    TrackerUpdated,
 )
+from msgr_tui.messenger import ABORTED, ACCEPTED, PENDING, REJECTED, RELEASED, Message
+from msgr_tui.messenger.failures import Condition, Failure
+from msgr_tui.messenger.snapshot import MessageSnapshot
+from msgr_tui.messenger.subscription import SubscriptionState
 from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.messages import BridgeBatch
@@ -44,49 +47,48 @@ def utc_clock() -> Iterator[None]:
     time.tzset()
 
 
+def received(**fields: object) -> MessageSnapshot:
+    """What the bridge captures of a message with these fields, once it crossed the wire."""
+    wire = Message(**fields).encode()
+    message = Message()
+    message.decode(wire)
+    return MessageSnapshot.of(message)
+
+
 def demo_events() -> list[object]:
     listen = "amqp://127.0.0.1:5672"
     bodies = [
-        ("order.created", '{"order": 1042, "total": 99.5}', "ACCEPTED", False),
-        ("order.created", '{"order": 1043, "total": 12.0}', "ACCEPTED", True),
-        ("invoice", "Invoice 77 for ACME Corp", "REJECTED", False),
-        ("ping", "ping from ops", "RELEASED", False),
-        ("order.cancelled", '{"order": 1041}', "PENDING", False),
-        ("escape test", "\x1b[2Jnot a terminal command", "PENDING", False),
+        ("order.created", '{"order": 1042, "total": 99.5}', ACCEPTED, False),
+        ("order.created", '{"order": 1043, "total": 12.0}', ACCEPTED, True),
+        ("invoice", "Invoice 77 for ACME Corp", REJECTED, False),
+        ("ping", "ping from ops", RELEASED, False),
+        ("order.cancelled", '{"order": 1041}', PENDING, False),
+        ("escape test", "\x1b[2Jnot a terminal command", PENDING, False),
     ]
+    missing = "amqp://broker.internal//amq/queue/missing"
+    not_found = Condition("amqp:not-found", "no queue 'missing' in vhost '/'")
     events: list[object] = [
         ListenerBound("amqp://~127.0.0.1:5672", "amqp://~127.0.0.1:5672", listen),
-        SubscriptionState("amqp://~127.0.0.1:5672", "listening", None, listen),
-        SubscriptionState("amqp://broker.internal/orders", "attached"),
-        SubscriptionState(
-            "amqp://broker.internal//amq/queue/missing",
-            "failed",
-            "amqp:not-found: no queue 'missing' in vhost '/'",
+        SubscriptionChanged("amqp://~127.0.0.1:5672", SubscriptionState.LISTENING, None, listen),
+        SubscriptionChanged("amqp://broker.internal/orders", SubscriptionState.ATTACHED),
+        SubscriptionChanged(
+            missing, SubscriptionState.FAILED, Failure(missing, str(not_found), not_found)
         ),
     ]
     for seq, (subject, body, state, automatic) in enumerate(bodies, start=1):
         tracker = (1 << 62) | seq
-        events.append(
-            MessageArrived(
-                IncomingMessage(
-                    seq=seq,
-                    tracker=tracker,
-                    received_at=BASE_TIME + seq,
-                    address=f"{listen}/orders",
-                    subject=subject,
-                    body=body,
-                    properties={"tenant": "acme"},
-                )
-            )
+        message = received(
+            address=f"{listen}/orders", subject=subject, body=body, properties={"tenant": "acme"}
         )
-        if state != "PENDING":
-            events.append(IncomingStateChanged(tracker, state, automatic))
+        events.append(MessageArrived(seq, tracker, BASE_TIME + seq, message))
+        if state is not PENDING:
+            events.append(IncomingDecided(tracker, state, automatic))
     for tracker, (subject, status) in enumerate(
-        [("hello", "ACCEPTED"), ("bad", "REJECTED"), ("later", "PENDING"), ("lost", "ABORTED")]
+        [("hello", ACCEPTED), ("bad", REJECTED), ("later", PENDING), ("lost", ABORTED)]
     ):
         events.append(MessageQueued(tracker, tracker + 1, f"{listen}/orders", subject, BASE_TIME))
-        if status != "PENDING":
-            events.append(TrackerStatus(tracker, status))
+        if status is not PENDING:
+            events.append(TrackerUpdated(tracker, status))
     events.append(Stats("demo", 2, 6, 4, 3.0, 2.0))
     return events
 

@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 
 from msgr_tui.messenger import Message, Messenger
+from msgr_tui.messenger.status import ACCEPTED, PENDING, REJECTED, RELEASED, Status
 from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.screens.detail import DetailScreen
@@ -71,31 +72,31 @@ async def test_a_new_user_sends_to_themselves_accepts_and_sees_accepted() -> Non
         await pilot.press("ctrl+s")
         await until(pilot, lambda: incoming(app).rows, "the message in Incoming")
         row = incoming(app).rows[0]
-        assert row.message.subject == "hello tui"
-        assert row.state == "PENDING"
+        assert row.arrival.message.subject == "hello tui"
+        assert row.state is PENDING
         await until(pilot, lambda: outgoing(app).rows, "the tracker row")
-        assert outgoing(app).rows[0].status == "PENDING"
+        assert outgoing(app).rows[0].status is PENDING
 
         await pilot.press("escape", "3", "a")
-        await until(pilot, lambda: row.state == "ACCEPTED", "accepted in Incoming")
-        await until(pilot, lambda: outgoing(app).rows[0].status == "ACCEPTED", "ACCEPTED tracker")
+        await until(pilot, lambda: row.state is ACCEPTED, "accepted in Incoming")
+        await until(pilot, lambda: outgoing(app).rows[0].status is ACCEPTED, "ACCEPTED tracker")
         await pilot.press("ctrl+q")
         await until(pilot, lambda: app.bridge_stopped, "a clean Messenger stop")
 
 
 @pytest.mark.parametrize(
-    ("key", "status"), [("a", "ACCEPTED"), ("r", "REJECTED"), ("l", "RELEASED")]
+    ("key", "status"), [("a", ACCEPTED), ("r", REJECTED), ("l", RELEASED)], ids=str
 )
-async def test_outcome_keys_reach_the_sender_as_the_right_status(key: str, status: str) -> None:
+async def test_outcome_keys_reach_the_sender_as_the_right_status(key: str, status: Status) -> None:
     app = app_with()
     async with app.run_test(size=(100, 30)) as pilot:
         address = await listening(pilot, app)
         sender = started("sender", outgoing_window=5, blocking=False)
         tracker = sender.put(Message(address=f"{address}/orders", body="decide me", subject="s1"))
 
-        async def sender_sees(expected: str) -> None:
+        async def sender_sees(expected: Status) -> None:
             deadline = time.monotonic() + 15
-            while str(sender.status(tracker)) != expected:
+            while sender.status(tracker) is not expected:
                 assert time.monotonic() < deadline, f"sender status {sender.status(tracker)}"
                 sender.work(0)
                 await pilot.pause(0.02)
@@ -103,7 +104,7 @@ async def test_outcome_keys_reach_the_sender_as_the_right_status(key: str, statu
         await until(pilot, lambda: (sender.work(0), incoming(app).rows)[1], "the message")
         await pilot.press("3", key)
         await sender_sees(status)
-        assert incoming(app).rows[0].state == status
+        assert incoming(app).rows[0].state is status
         sender.blocking = False
         sender.stop()
         await pilot.press("ctrl+q")
@@ -127,7 +128,7 @@ async def test_enter_opens_the_detail_view_with_every_field() -> None:
         await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail view")
         detail = app.screen
         assert isinstance(detail, DetailScreen)
-        assert detail.message.correlation_id == "corr-7"
+        assert detail.arrival.message.correlation_id == "corr-7"
         assert "inspect me" in _screen_text(app)
         assert "corr-7" in _screen_text(app)
         assert "tenant" in _screen_text(app) and "acme" in _screen_text(app)
@@ -186,12 +187,12 @@ async def test_messages_leaving_the_window_show_as_auto_accepted() -> None:
             sender.put(Message(address=f"{address}/q", body=number))
         await until(pilot, lambda: (sender.work(0), len(incoming(app).rows) == 3)[1], "3 rows")
         rows = incoming(app).rows
-        await until(pilot, lambda: rows[0].state == "ACCEPTED", "the first auto-accepted")
+        await until(pilot, lambda: rows[0].state is ACCEPTED, "the first auto-accepted")
         assert rows[0].automatic is True
-        assert [r.state for r in rows[1:]] == ["PENDING", "PENDING"]
+        assert [r.state for r in rows[1:]] == [PENDING, PENDING]
         # "A" accepts every pending one.
         await pilot.press("3", "A")
-        await until(pilot, lambda: all(r.state == "ACCEPTED" for r in rows), "all accepted")
+        await until(pilot, lambda: all(r.state is ACCEPTED for r in rows), "all accepted")
         assert [r.automatic for r in rows] == [True, False, False]
         sender.stop()
         await pilot.press("ctrl+q")
@@ -209,7 +210,7 @@ async def test_slash_filters_incoming_by_text() -> None:
         await type_text(pilot, "ap")
         table = incoming(app).table
         await until(pilot, lambda: table.row_count == 2, "two matching rows")
-        assert [row.message.subject for row in table.rows] == ["apple", "apricot"]
+        assert [row.arrival.message.subject for row in table.rows] == ["apple", "apricot"]
         await pilot.press("escape")  # back to the table, filter kept
         await pilot.press("escape")  # clears it
         await until(pilot, lambda: table.row_count == 3, "all rows again")
@@ -238,7 +239,7 @@ async def test_subscribing_to_a_peer_shows_it_attached_and_receives() -> None:
         peer.blocking = False
         peer.put(Message(address="amqp://tui/news", body="extra, extra"))
         await until(pilot, lambda: (peer.work(0), incoming(app).rows)[1], "the news")
-        assert incoming(app).rows[0].message.body == "extra, extra"
+        assert incoming(app).rows[0].arrival.message.body == "extra, extra"
         await pilot.press("ctrl+q")
         await until(pilot, lambda: (peer.work(0), app.bridge_stopped)[1], "stopped")
     peer.blocking = False
@@ -364,9 +365,9 @@ async def test_a_peer_that_goes_away_shows_a_retry_countdown_and_messages_arrive
         bar = app.status_bar
         await until(pilot, lambda: bar.retries, "a retry countdown")
         assert f"127.0.0.1:{port}" in _screen_text(app)
-        assert outgoing(app).rows[0].status == "PENDING"  # waiting, not lost
+        assert outgoing(app).rows[0].status is PENDING  # waiting, not lost
         with ThreadedPeer("late", listen=f"amqp://~127.0.0.1:{port}") as peer:
-            await until(pilot, lambda: outgoing(app).rows[0].status == "ACCEPTED", "delivered")
+            await until(pilot, lambda: outgoing(app).rows[0].status is ACCEPTED, "delivered")
             await until(pilot, lambda: not bar.retries, "countdown cleared")
             await until(pilot, lambda: len(peer.received) == 1, "the peer's record")
             assert peer.received[0].address == f"amqp://127.0.0.1:{port}/later"
@@ -406,11 +407,9 @@ async def test_keys_are_remapped_by_binding_id_and_the_help_shows_the_new_keys()
         await until(pilot, lambda: (sender.work(0), incoming(app).rows)[1], "the message")
         await pilot.press("3", "a")  # the old key does nothing now
         await pilot.pause(0.2)
-        assert incoming(app).rows[0].state == "PENDING"
+        assert incoming(app).rows[0].state is PENDING
         await pilot.press("y")
-        await until(
-            pilot, lambda: (sender.work(0), str(sender.status(tracker)))[1] == "ACCEPTED", "y"
-        )
+        await until(pilot, lambda: (sender.work(0), sender.status(tracker))[1] is ACCEPTED, "y")
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
         assert "| `y` | Accept | `incoming.accept` |" in app.screen.markdown

@@ -12,8 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from ...bridge import IncomingMessage
+from ...bridge import MessageArrived
 from ...formatting import pretty_body, preview, printable, timestamp_text
+from ...messenger.status import Status
 
 
 def _value(value: Any) -> str:
@@ -34,7 +35,8 @@ def _fields_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     return table
 
 
-def message_sections(message: IncomingMessage, state: str) -> list[Table | Text]:
+def message_sections(arrival: MessageArrived, state: Status) -> list[Table | Text]:
+    message = arrival.message
     header = [
         ("durable", message.durable),
         ("priority", message.priority),
@@ -43,7 +45,7 @@ def message_sections(message: IncomingMessage, state: str) -> list[Table | Text]
         ("delivery count", message.delivery_count),
     ]
     properties = [
-        ("state", state),
+        ("state", state.name),
         ("message id", message.message_id),
         ("user id", message.user_id),
         ("to (address)", message.address),
@@ -82,18 +84,18 @@ class DetailScreen(ModalScreen[None]):
         Binding("escape,q", "dismiss", "Close", id="detail.close"),
     ]
 
-    def __init__(self, message: IncomingMessage, state: str) -> None:
+    def __init__(self, arrival: MessageArrived, state: Status) -> None:
         super().__init__()
-        self.message = message
+        self.arrival = arrival
         self.state = state
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            for section in message_sections(self.message, self.state):
+            for section in message_sections(self.arrival, self.state):
                 yield Static(section, classes="detail-section")
         yield Footer()
 
     def on_mount(self) -> None:
         scroll = self.query_one("#detail", VerticalScroll)
-        scroll.border_title = f"Message #{self.message.seq}"
+        scroll.border_title = f"Message #{self.arrival.seq}"
         scroll.focus()

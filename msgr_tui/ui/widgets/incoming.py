@@ -13,52 +13,50 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
 
-from ...bridge import Accept, IncomingMessage, Reject, Release
+from ...bridge import Accept, MessageArrived, Reject, Release
 from ...formatting import clock_time, preview, printable
+from ...messenger.status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
 from ...settings import DEFAULT_MAX_MESSAGES
 from ..messages import CommandRequested
 from .virtual_table import Cell, Column, VirtualTable
 
-PENDING = "PENDING"
 SHOWN_STATES = {
-    "PENDING": ("pending", "status--pending"),
-    "ACCEPTED": ("accepted", "status--accepted"),
-    "REJECTED": ("rejected", "status--rejected"),
-    "RELEASED": ("released", "status--released"),
-    "SETTLED": ("settled", "status--settled"),
+    status: (status.name.lower(), f"status--{status.name.lower()}")
+    for status in (PENDING, ACCEPTED, REJECTED, RELEASED, SETTLED)
 }
 
 
 @dataclass(slots=True)
 class IncomingRow:
-    message: IncomingMessage
-    state: str = PENDING
+    arrival: MessageArrived
+    state: Status = PENDING
     automatic: bool = False
     _search: str | None = None
 
     @property
     def search_text(self) -> str:
         if self._search is None:
-            message = self.message
+            message = self.arrival.message
             parts = [
                 message.address or "",
                 message.subject or "",
                 preview(message.body, 2000),
                 preview(message.properties, 500) if message.properties else "",
-                self.state,
+                self.state.name,
             ]
             self._search = "\n".join(parts).lower()
         return self._search
 
 
 def incoming_cells(row: IncomingRow) -> Sequence[Cell]:
-    message = row.message
-    label, style = SHOWN_STATES.get(row.state, (row.state.lower(), None))
-    if row.automatic and row.state == "ACCEPTED":
+    arrival = row.arrival
+    message = arrival.message
+    label, style = SHOWN_STATES.get(row.state, (row.state.name.lower(), None))
+    if row.automatic and row.state is ACCEPTED:
         label, style = "auto-accepted", "status--auto"
     return (
-        (str(message.seq), "muted"),
-        (clock_time(message.received_at), "muted"),
+        (str(arrival.seq), "muted"),
+        (clock_time(arrival.received_at), "muted"),
         (printable(message.address or ""), None),
         (printable(message.subject or ""), None),
         (preview(message.body, 120), None),
@@ -87,9 +85,9 @@ class IncomingPane(Vertical, can_focus=False):
     ]
 
     class DetailsRequested(Message):
-        def __init__(self, message: IncomingMessage, state: str) -> None:
+        def __init__(self, arrival: MessageArrived, state: Status) -> None:
             super().__init__()
-            self.message = message
+            self.arrival = arrival
             self.state = state
 
     def __init__(self, *, max_messages: int = DEFAULT_MAX_MESSAGES, id: str | None = None):
@@ -132,15 +130,15 @@ class IncomingPane(Vertical, can_focus=False):
 
     # -------------------------------------------------------------- updates
 
-    def add_messages(self, messages: Iterable[IncomingMessage]) -> None:
-        new_rows = [IncomingRow(message) for message in messages]
+    def add_messages(self, arrivals: Iterable[MessageArrived]) -> None:
+        new_rows = [IncomingRow(arrival) for arrival in arrivals]
         if not new_rows:
             return
         self.received_total += len(new_rows)
         self.pending += len(new_rows)
         self.rows.extend(new_rows)
         for row in new_rows:
-            self._by_tracker[row.message.tracker] = row
+            self._by_tracker[row.arrival.tracker] = row
         trimmed = self._trim()
         if self._filter:
             if trimmed:
@@ -152,11 +150,11 @@ class IncomingPane(Vertical, can_focus=False):
         self.table.set_rows(self._view, keep=self.table.current if trimmed else None)
         self._update_title()
 
-    def set_state(self, tracker: int, state: str, automatic: bool) -> None:
+    def set_state(self, tracker: int, state: Status, automatic: bool) -> None:
         row = self._by_tracker.get(tracker)
         if row is None:
             return
-        if row.state == PENDING and state != PENDING:
+        if row.state is PENDING and state is not PENDING:
             self.pending -= 1
         row.state = state
         row.automatic = automatic
@@ -173,16 +171,16 @@ class IncomingPane(Vertical, can_focus=False):
             return False
         keep: list[IncomingRow] = []
         for row in self.rows:
-            if excess > 0 and row.state != PENDING:
+            if excess > 0 and row.state is not PENDING:
                 excess -= 1
-                self._by_tracker.pop(row.message.tracker, None)
+                self._by_tracker.pop(row.arrival.tracker, None)
             else:
                 keep.append(row)
         if excess > 0:
             # Only pending rows are left to drop: say so, they are still unsettled.
             dropped, keep = keep[:excess], keep[excess:]
             for row in dropped:
-                self._by_tracker.pop(row.message.tracker, None)
+                self._by_tracker.pop(row.arrival.tracker, None)
             self.dropped_pending += len(dropped)
             self.pending -= len(dropped)
             self.notify(
@@ -238,11 +236,11 @@ class IncomingPane(Vertical, can_focus=False):
         if row is None:
             self.notify("no message selected", severity="warning")
             return
-        if row.state != PENDING:
-            state = "auto-accepted" if row.automatic else row.state.lower()
-            self.notify(f"message #{row.message.seq} is already {state}", severity="warning")
+        if row.state is not PENDING:
+            state = "auto-accepted" if row.automatic else row.state.name.lower()
+            self.notify(f"message #{row.arrival.seq} is already {state}", severity="warning")
             return
-        self.post_message(CommandRequested(command_type(row.message.tracker)))
+        self.post_message(CommandRequested(command_type(row.arrival.tracker)))
 
     def action_accept(self) -> None:
         self._decide(Accept)
@@ -262,4 +260,4 @@ class IncomingPane(Vertical, can_focus=False):
     def action_details(self) -> None:
         row = self._current()
         if row is not None:
-            self.post_message(self.DetailsRequested(row.message, row.state))
+            self.post_message(self.DetailsRequested(row.arrival, row.state))

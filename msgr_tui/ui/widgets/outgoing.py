@@ -11,10 +11,9 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 
 from ...formatting import clock_time, printable
+from ...messenger.status import PENDING, Status
 from ...settings import DEFAULT_MAX_MESSAGES
 from .virtual_table import Cell, Column, VirtualTable
-
-FINAL = {"ACCEPTED", "REJECTED", "RELEASED", "MODIFIED", "ABORTED", "SETTLED"}
 
 
 @dataclass(slots=True)
@@ -23,16 +22,17 @@ class OutgoingRow:
     at: float
     address: str
     subject: str
-    status: str = "PENDING"
+    status: Status = PENDING
 
 
 def outgoing_cells(row: OutgoingRow) -> Sequence[Cell]:
+    name = row.status.name
     return (
         (str(row.tracker), "muted"),
         (clock_time(row.at), "muted"),
         (printable(row.address), None),
         (printable(row.subject), None),
-        (row.status, f"status--{row.status.lower()}"),
+        (name, f"status--{name.lower()}"),
     )
 
 
@@ -83,7 +83,7 @@ class OutgoingPane(Vertical):
             # Oldest answered rows go first; pending ones only when nothing else is left.
             keep = []
             for existing in self.rows:
-                if excess > 0 and existing.status in FINAL:
+                if excess > 0 and existing.status is not PENDING:
                     excess -= 1
                     self._by_tracker.pop(existing.tracker, None)
                 else:
@@ -94,12 +94,12 @@ class OutgoingPane(Vertical):
                 keep = keep[excess:]
             self.rows[:] = keep
 
-    def set_status(self, tracker: int, status: str) -> None:
+    def set_status(self, tracker: int, status: Status) -> None:
         row = self._by_tracker.get(tracker)
         if row is not None:
             row.status = status
 
     def changed(self) -> None:
         self.table.rows_changed()
-        pending = sum(1 for row in self.rows if row.status == "PENDING")
+        pending = sum(1 for row in self.rows if row.status is PENDING)
         self.border_subtitle = f"{len(self.rows)} sent · {pending} pending"

@@ -9,7 +9,7 @@ from rich.markup import escape
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ...bridge import ConnectionRetry, Stats
+from ...bridge import BridgeState, RetryScheduled, Stats
 from ...formatting import printable
 
 
@@ -29,7 +29,7 @@ class StatusBar(Static):
         self.name_text = ""
         self.listening = ""
         self.stats: Stats | None = None
-        self.state = "starting"
+        self.state = BridgeState.STARTING
         self.retries: dict[str, _Retry] = {}
         self._ticker: Timer | None = None
 
@@ -42,7 +42,7 @@ class StatusBar(Static):
         self.listening = address
         self._render_line()
 
-    def show_retry(self, retry: ConnectionRetry) -> None:
+    def show_retry(self, retry: RetryScheduled) -> None:
         waiting = retry.messages + retry.subscriptions
         self.retries[retry.label] = _Retry(time.monotonic() + retry.delay, retry.attempt, waiting)
         if self._ticker is None:
@@ -56,14 +56,14 @@ class StatusBar(Static):
                 self._ticker = None
             self._render_line()
 
-    def show_state(self, state: str) -> None:
+    def show_state(self, state: BridgeState) -> None:
         self.state = state
         self._render_line()
 
     def _render_line(self) -> None:
         parts = [f"[b]{escape(printable(self.name_text or 'msgr-tui'))}[/b]"]
-        if self.state != "running":
-            parts.append(self.state)
+        if self.state is not BridgeState.RUNNING:
+            parts.append(self.state.value)
         if self.listening:
             parts.append(f"listening {escape(printable(self.listening))}")
         if self.stats is not None:

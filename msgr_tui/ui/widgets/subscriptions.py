@@ -15,6 +15,8 @@ from textual.widgets import Input
 from ...bridge import Subscribe, Unsubscribe
 from ...formatting import printable
 from ...messenger.address import AddressError, parse_address
+from ...messenger.failures import Failure
+from ...messenger.subscription import SubscriptionState
 from ..messages import CommandRequested
 from .virtual_table import Cell, Column, VirtualTable
 
@@ -22,16 +24,20 @@ from .virtual_table import Cell, Column, VirtualTable
 @dataclass(slots=True)
 class SubscriptionRow:
     source: str
-    state: str = "connecting"
-    error: str | None = None
+    state: SubscriptionState = SubscriptionState.CONNECTING
+    failure: Failure | None = None
     connect_address: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.reason if self.failure is not None else None
 
 
 def subscription_cells(row: SubscriptionRow) -> Sequence[Cell]:
     detail = row.error or (f"peers send to {row.connect_address}" if row.connect_address else "")
     return (
         (printable(row.source), None),
-        (row.state, f"status--{row.state}"),
+        (row.state.value, f"status--{row.state.value}"),
         (printable(detail), "status--failed" if row.error else "muted"),
     )
 
@@ -77,21 +83,26 @@ class SubscriptionsPane(Vertical):
         return self.query_one("#subscriptions-table", VirtualTable)
 
     def update_source(
-        self, source: str, state: str, error: str | None, connect_address: str | None = None
+        self,
+        source: str,
+        state: SubscriptionState,
+        failure: Failure | None,
+        connect_address: str | None = None,
     ) -> None:
+        closed = SubscriptionState.CLOSED
         for row in self.rows:
             if row.source == source:
-                if state == "closed" and row.state == "failed":
+                if state is closed and row.state is SubscriptionState.FAILED:
                     return  # keep the reason it failed on screen
                 row.state = state
-                row.error = error
+                row.failure = failure
                 if connect_address:
                     row.connect_address = connect_address
                 break
         else:
-            if state == "closed":
+            if state is closed:
                 return
-            self.rows.append(SubscriptionRow(source, state, error, connect_address))
+            self.rows.append(SubscriptionRow(source, state, failure, connect_address))
         self.table.rows_changed()
 
     def remove_source(self, source: str) -> None:
@@ -117,11 +128,13 @@ class SubscriptionsPane(Vertical):
         except AddressError as error:
             self.notify(str(error), title="Cannot subscribe", severity="error")
             return
-        if any(row.source == source and row.state != "failed" for row in self.rows):
+        if any(
+            row.source == source and row.state is not SubscriptionState.FAILED for row in self.rows
+        ):
             self.notify(f"already subscribed to {source}", severity="warning")
             return
         self.remove_source(source)
         event.input.value = ""
-        self.update_source(source, "connecting", None)
+        self.update_source(source, SubscriptionState.CONNECTING, None)
         self.post_message(CommandRequested(Subscribe(source)))
         self.table.focus()
