@@ -26,10 +26,6 @@ class TLSOptions:
     verify_hostname: bool = True
     allow_insecure_plain: bool = False
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.certificate or self.private_key or self.trusted_certificates)
-
 
 @dataclass(frozen=True)
 class Settings:

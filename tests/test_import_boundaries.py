@@ -13,7 +13,7 @@ UI_FREE_MODULES = [
     "msgr_tui.bridge",
     "msgr_tui.profiles",
     "msgr_tui.profiles.session",
-    "msgr_tui.tlscheck",
+    "msgr_tui.profiles.tls_files",
     "msgr_tui.secret",
     "msgr_tui.commands.profiles",
 ]

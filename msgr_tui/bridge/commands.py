@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..compose import Draft
+from ..drafts import Draft
 
 
 @dataclass(frozen=True, slots=True)

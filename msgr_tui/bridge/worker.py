@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..compose import DraftError, build_message
+from ..drafts import DraftError, build_message
 from ..messenger import (
     ACCEPTED,
     REJECTED,

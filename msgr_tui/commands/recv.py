@@ -19,9 +19,7 @@ from ..messenger.address import AddressError, parse_address
 from ..messenger.events import FailureReported, MessengerEvent
 from ..messenger.failures import Failure
 from ..settings import Settings
-from .progress import INTERVAL, Progress
-from .rendering import text_line
-from .session import (
+from .common import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_INCOMPLETE,
@@ -37,6 +35,8 @@ from .session import (
     shown,
     stop_quietly,
 )
+from .progress import INTERVAL, Progress
+from .rendering import text_line
 
 # Messages taken, printed and settled per round. The incoming window is this
 # size, so every message is still undecided when the round settles it.

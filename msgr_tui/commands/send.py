@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 from proton import Message
 
-from ..compose import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
+from ..drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
 from ..messenger import ABORTED, PENDING, Interrupt, Messenger, MessengerException, Timeout
 from ..messenger.failures import Failure
-from .progress import Progress, rate
-from .session import (
+from .common import (
     EXIT_FAILED,
     EXIT_INCOMPLETE,
     EXIT_OK,
@@ -35,6 +34,7 @@ from .session import (
     shown,
     stop_quietly,
 )
+from .progress import Progress, rate
 
 OUTCOMES = ("accepted", "rejected", "released", "modified", "aborted")
 # At most this many messages are encoded and waiting for an answer at once:

@@ -16,7 +16,14 @@ from proton import SSL, SSLDomain, SSLException, SSLUnavailable
 
 from .errors import MessengerException
 
-__all__ = ["TLSError", "TLSSettings", "diagnose_verification", "ip_host_hint"]
+__all__ = [
+    "TLSError",
+    "TLSSettings",
+    "diagnose_verification",
+    "file_problem",
+    "ip_host_hint",
+    "key_is_encrypted",
+]
 
 
 class TLSError(MessengerException):
@@ -104,13 +111,34 @@ class TLSSettings:
             ) from None
 
 
-def _check_readable(prop: str, path: str) -> None:
+def file_problem(path: str) -> str | None:
+    """Why the file at ``path`` cannot be used ("does not exist"...), or None when it can."""
     if not os.path.exists(path):
-        raise TLSError(f"{prop} file {path!r} does not exist (invalid credentials)")
+        return "does not exist"
     if not os.path.isfile(path):
-        raise TLSError(f"{prop} {path!r} is not a file (invalid credentials)")
-    if not os.access(path, os.R_OK):
-        raise TLSError(f"{prop} file {path!r} is not readable (invalid credentials)")
+        return "is not a file"
+    try:
+        with open(path, "rb") as stream:
+            stream.read(1)
+    except OSError as error:
+        return f"cannot be read: {error.strerror}"
+    return None
+
+
+def key_is_encrypted(path: str) -> bool:
+    """True when a PEM private key is password-protected (PKCS#8 or the legacy header)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(64 * 1024)
+    except OSError:
+        return False  # file_problem names an unreadable key
+    return b"ENCRYPTED PRIVATE KEY" in head or b"Proc-Type: 4,ENCRYPTED" in head
+
+
+def _check_readable(prop: str, path: str) -> None:
+    problem = file_problem(path)
+    if problem is not None:
+        raise TLSError(f"{prop} file {path!r} {problem} (invalid credentials)")
 
 
 def ip_host_hint(host: str) -> str | None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from .display import list_lines, masked_toml, password_source
 from .errors import ConfigChanged, ConfigError, ConfigIssue, ConfigRefused
-from .lookup import ProfileNotFound, ask_on_terminal, resolve_profile
 from .model import Config, Profile, TLSProfile
+from .named import ProfileNotFound, settings_for
 from .parse import parse_profile, parse_text
 from .resolve import KEY_PASSWORD, PASSWORD, SecretRequest, resolve, secret_requests
 from .serialise import dumps, profile_table
@@ -29,7 +29,6 @@ __all__ = [
     "ProfileSession",
     "SecretRequest",
     "TLSProfile",
-    "ask_on_terminal",
     "dumps",
     "list_lines",
     "masked_toml",
@@ -39,7 +38,7 @@ __all__ = [
     "profile_table",
     "read_config",
     "resolve",
-    "resolve_profile",
     "secret_requests",
+    "settings_for",
     "write_config",
 ]

@@ -87,9 +87,6 @@ class Profile:
     retry: bool = True
     tls: TLSProfile = field(default_factory=TLSProfile)
 
-    def renamed(self, name: str) -> Profile:
-        return replace(self, name=name)
-
 
 @dataclass(frozen=True)
 class Config:

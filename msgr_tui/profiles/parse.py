@@ -24,7 +24,6 @@ from .model import PROFILE_KEYS, TLS_KEYS, TOP_LEVEL_KEYS, Config, Profile, Rule
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SECRET_KEYS = {"password", "key_password"}
 
 
 class Invalid(Exception):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..messenger.tls import key_is_encrypted
 from ..secret import Secret
 from ..settings import DEFAULT_LISTEN, Settings, TLSOptions
 from .model import Profile
@@ -53,16 +54,6 @@ def tls_path(value: str | None, base_dir: Path | None) -> str | None:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return str(path)
-
-
-def key_is_encrypted(path: str) -> bool:
-    """True when a PEM private key is password-protected (PKCS#8 or the legacy header)."""
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(64 * 1024)
-    except OSError:
-        return False  # the Messenger reports an unreadable key, naming it
-    return b"ENCRYPTED PRIVATE KEY" in head or b"Proc-Type: 4,ENCRYPTED" in head
 
 
 def secret_requests(

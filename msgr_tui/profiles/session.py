@@ -12,8 +12,8 @@ from pathlib import Path
 from ..secret import Secret
 from ..settings import Settings
 from .errors import ConfigError
-from .lookup import ProfileNotFound
 from .model import Config, Profile
+from .named import ProfileNotFound
 from .resolve import SecretRequest, resolve, secret_requests
 from .store import LoadedConfig, read_config, write_config
 

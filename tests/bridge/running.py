@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from msgr_tui.bridge import BridgeEvent, MessengerBridge, Put
-from msgr_tui.compose import Draft
+from msgr_tui.drafts import Draft
 from msgr_tui.settings import Settings
 from tests.helpers import DEADLINE, wait_for
 

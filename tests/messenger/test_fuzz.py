@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from proton import Described, Message, char, symbol, timestamp, ubyte, ulong
 
-from msgr_tui.compose import (
+from msgr_tui.drafts import (
     BODY_JSON,
     BODY_MODES,
     BODY_TEXT,

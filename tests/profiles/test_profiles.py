@@ -384,16 +384,16 @@ def test_a_session_on_a_broken_file_runs_on_defaults_and_is_read_only(tmp_path: 
 
 
 def test_resolve_profile_by_name_for_headless_commands(tmp_path: Path) -> None:
-    from msgr_tui.profiles import ProfileNotFound, resolve_profile
+    from msgr_tui.profiles import ProfileNotFound, settings_for
 
     path = write(tmp_path / "config.toml", "[profiles.a]\nuser = 'u'\npassword_env = 'PW'\n")
-    settings = resolve_profile("a", str(path), env={"PW": "env-pw"})
+    settings = settings_for("a", str(path), env={"PW": "env-pw"})
     assert settings.profile == "a" and settings.password == "env-pw"
     with pytest.raises(ProfileNotFound, match=r"no profile 'b' in .* \(profiles: a\)"):
-        resolve_profile("b", str(path))
+        settings_for("b", str(path))
     write(path, "[profiles.a]\ntimeout = 'x'\n")
     with pytest.raises(ValueError, match=r"profiles\.a\.timeout"):
-        resolve_profile("a", str(path))
+        settings_for("a", str(path))
 
 
 def test_keymap_round_trips_and_bad_entries_are_named(tmp_path) -> None:

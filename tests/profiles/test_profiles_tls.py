@@ -18,7 +18,7 @@ from msgr_tui.bridge import (
 )
 from msgr_tui.messenger import ABORTED, ACCEPTED
 from msgr_tui.profiles import ProfileSession, read_config, resolve
-from msgr_tui.tlscheck import check_tls
+from msgr_tui.profiles.tls_files import check_tls
 from tests.bridge.running import running
 from tests.certs import CertificateSet
 from tests.conftest import RabbitMQ
@@ -63,7 +63,7 @@ def test_an_unreadable_file_names_its_field(certs: CertificateSet, tmp_path: Pat
     # process in a hardened container would be), mode 000 is unreadable again.
     code = (
         "import json, sys\n"
-        "from msgr_tui.tlscheck import check_tls\n"
+        "from msgr_tui.profiles.tls_files import check_tls\n"
         "problems = check_tls(certificate=sys.argv[1], private_key=sys.argv[2])\n"
         "print(json.dumps([[p.field, p.message] for p in problems]))\n"
     )

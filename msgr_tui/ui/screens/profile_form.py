@@ -31,8 +31,8 @@ from ...profiles.form import (
     profile_from_form,
 )
 from ...profiles.resolve import tls_path
+from ...profiles.tls_files import check_tls
 from ...secret import Secret
-from ...tlscheck import check_tls
 from ..help_text import screen_help_markdown
 from .help import HelpScreen
 

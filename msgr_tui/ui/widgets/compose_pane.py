@@ -13,7 +13,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from ...bridge import Put
-from ...compose import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message
+from ...drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message
 from ...formatting import printable
 from ..messages import CommandRequested
 

@@ -1,4 +1,4 @@
-"""What ``send`` and ``recv`` share: settings, a configured Messenger, exit codes, signals.
+"""What the headless commands share: settings, a configured Messenger, exit codes, signals.
 
 Headless code: no UI imports. Exit codes (documented in the README):
 
@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import signal
 import sys
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..messenger import Messenger
 from ..messenger.address import AddressError, parse_address
+from ..secret import Secret
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..profiles import SecretRequest
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -89,13 +94,23 @@ def load_settings(args: argparse.Namespace) -> Settings:
     if not name:
         return Settings()
     # Deferred: runs without --profile need not read (or import) anything of it.
-    from ..profiles import ask_on_terminal, resolve_profile
+    from ..profiles import settings_for
 
     try:
-        return resolve_profile(name, getattr(args, "config", None), ask=ask_on_terminal)
+        return settings_for(name, getattr(args, "config", None), ask=ask_on_terminal)
     except (KeyError, ValueError, OSError) as error:
         # KeyError: no such profile; ValueError: the file has errors (file:line: key).
         raise CommandError(f"--profile {name}: {error}", EXIT_USAGE) from None
+
+
+def ask_on_terminal(request: SecretRequest) -> Secret | None:
+    """Ask on the controlling terminal without echo; None when there is no terminal."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        return Secret(getpass.getpass(f"{request.prompt}: "))
+    except (EOFError, KeyboardInterrupt):
+        return None
 
 
 def configured_messenger(settings: Settings) -> Messenger:

@@ -1,4 +1,4 @@
-"""Check TLS files before they are saved in a profile, naming the field at fault.
+"""Check a profile's TLS files before it is saved, naming the field at fault.
 
 Uses Python's ``ssl`` module (the same OpenSSL Proton uses), so what passes here
 loads in the Messenger too. OpenSSL reports most key problems as a bare
@@ -7,11 +7,10 @@ loads in the Messenger too. OpenSSL reports most key problems as a bare
 
 from __future__ import annotations
 
-import os
 import ssl
 from dataclasses import dataclass
 
-from .profiles.resolve import key_is_encrypted
+from ..messenger.tls import file_problem, key_is_encrypted
 
 
 @dataclass(frozen=True)
@@ -24,16 +23,8 @@ class TLSProblem:
 
 
 def _unreadable(field: str, path: str) -> TLSProblem | None:
-    if not os.path.exists(path):
-        return TLSProblem(field, f"{path} does not exist")
-    if not os.path.isfile(path):
-        return TLSProblem(field, f"{path} is not a file")
-    try:
-        with open(path, "rb") as stream:
-            stream.read(1)
-    except OSError as error:
-        return TLSProblem(field, f"{path} cannot be read: {error.strerror}")
-    return None
+    problem = file_problem(path)
+    return TLSProblem(field, f"{path} {problem}") if problem is not None else None
 
 
 def _context() -> ssl.SSLContext:

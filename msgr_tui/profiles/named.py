@@ -1,16 +1,13 @@
-"""One call for headless commands: a profile name (and maybe --config) to Settings."""
+"""A profile by its name in the config file, as Settings (for the headless commands)."""
 
 from __future__ import annotations
 
-import getpass
 import os
-import sys
 from collections.abc import Mapping
 
 from ..locations import config_file
-from ..secret import Secret
 from ..settings import Settings
-from .resolve import Ask, SecretRequest, resolve
+from .resolve import Ask, resolve
 from .store import read_config
 
 
@@ -21,7 +18,7 @@ class ProfileNotFound(KeyError):
         return str(self.args[0])
 
 
-def resolve_profile(
+def settings_for(
     name: str,
     config: str | os.PathLike[str] | None = None,
     *,
@@ -32,7 +29,8 @@ def resolve_profile(
 
     Raises :class:`ProfileNotFound` (a KeyError), ConfigError (a ValueError) with
     file, line and key, or OSError. Secrets missing from the file and the
-    environment come from ``ask`` (e.g. :func:`ask_on_terminal`), else stay unset.
+    environment come from ``ask`` (the headless commands ask on the terminal),
+    else stay unset.
     """
     path = config_file(config)
     loaded = read_config(path)
@@ -41,13 +39,3 @@ def resolve_profile(
         known = ", ".join(loaded.config.names) or "none"
         raise ProfileNotFound(f"no profile {name!r} in {path} (profiles: {known})")
     return resolve(profile, env=env, base_dir=path.expanduser().absolute().parent, ask=ask)
-
-
-def ask_on_terminal(request: SecretRequest) -> Secret | None:
-    """Ask on the controlling terminal without echo; None when there is no terminal."""
-    if not sys.stdin.isatty():
-        return None
-    try:
-        return Secret(getpass.getpass(f"{request.prompt}: "))
-    except (EOFError, KeyboardInterrupt):
-        return None
