@@ -20,7 +20,7 @@ from .settings import DEFAULT_LISTEN, Settings
 if TYPE_CHECKING:
     from .profiles import ProfileSession
 
-SUBCOMMANDS = ("profiles", "send", "recv")
+SUBCOMMANDS = ("profiles", "send", "recv", "move")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="msgr-tui",
         description="A terminal client for AMQP 1.0 messaging (Qpid Proton's Messenger, reborn).",
-        epilog="Subcommands: 'msgr-tui profiles|send|recv --help'.",
+        epilog="Subcommands: 'msgr-tui profiles|send|recv|move --help'.",
     )
     parser.add_argument("--version", action="version", version=f"msgr-tui {__version__}")
     add_common_arguments(parser)
@@ -131,6 +131,8 @@ def run_subcommand(name: str, argv: list[str]) -> int:
         from .commands import profiles as command
     elif name == "send":
         from .commands import send as command  # type: ignore[no-redef]
+    elif name == "move":
+        from .commands import move as command  # type: ignore[no-redef]
     else:
         from .commands import recv as command  # type: ignore[no-redef]
     parser = argparse.ArgumentParser(prog=f"msgr-tui {name}", description=command.__doc__)

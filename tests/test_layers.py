@@ -30,7 +30,8 @@ UI_FREE_MODULES = [
     "msgr_tui.secret",
     "msgr_tui.commands.send",
     "msgr_tui.commands.recv",
-    "msgr_tui.commands.json_lines",
+    "msgr_tui.commands.move",
+    "msgr_tui.messagefile",
     "msgr_tui.commands.profiles",
 ]
 

@@ -8,12 +8,14 @@ default) only once their lines are written out.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from ..messagefile import MessageFileWriter, SectionError, decode_message, record_line
 from ..messenger import Interrupt, Message, Messenger, MessengerException, Timeout
 from ..messenger.address import AddressError, parse_address
 from ..messenger.events import FailureReported, MessengerEvent
@@ -24,6 +26,7 @@ from .common import (
     EXIT_FAILED,
     EXIT_INCOMPLETE,
     EXIT_OK,
+    EXIT_USAGE,
     CommandError,
     StopSignals,
     bad_address,
@@ -65,7 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object a line: header, properties, application_properties, body",
+        help="one message a line in the message file format: every section, every type "
+        "(see the README); 'msgr-tui send --from' sends such lines again",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the messages to FILE in the message file format (implies --json); "
+        "FILE.partial until the run ends, so a file that is there is complete",
     )
     parser.add_argument(
         "--timeout",
@@ -81,21 +92,25 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as error:
         report("recv", str(error))
         return error.code
-    render = text_line
-    if args.json:
-        from .json_lines import json_line  # deferred: text runs start faster without it
-
-        render = json_line
+    lossless = args.json or args.output is not None
+    try:
+        out = FileLines(args.output) if args.output is not None else StreamLines(sys.stdout)
+    except OSError as error:
+        report("recv", f"--output {args.output}: {error.strerror or error}")
+        return EXIT_USAGE
     messenger = configured_messenger(settings)
     receiver = Receiver(
         messenger,
-        out=sys.stdout,
-        render=render,
+        out=out,
+        take=take_record_line if lossless else take_text_line,
         settle=getattr(messenger, args.outcome),
         count=args.count,
         idle_timeout=args.timeout,
         # Messages on the terminal are their own progress; a line between them would garble it.
-        progress=Progress(sys.stderr, enabled=sys.stderr.isatty() and not sys.stdout.isatty()),
+        progress=Progress(
+            sys.stderr,
+            enabled=sys.stderr.isatty() and (args.output is not None or not sys.stdout.isatty()),
+        ),
     )
     signals = StopSignals(messenger)
     failure: CommandError | None = None
@@ -112,8 +127,11 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 receiver.progress.clear()
                 stop_quietly(messenger)
+                # Every line in it was written before its message was settled:
+                # whatever ended the run, the file holds exactly those messages.
+                out.close()
     except KeyboardInterrupt:  # a second Ctrl-C while closing
-        pass
+        out.abandon()
     if receiver.broken_pipe:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
@@ -149,13 +167,75 @@ def subscribe_all(messenger: Messenger, sources: list[str], settings: Settings) 
             report("recv", f"listening on {subscription.connect_address}")
 
 
+class StreamLines:
+    """Lines to a stream (stdout), flushed per batch."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, lines: list[str]) -> None:
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        pass
+
+
+class FileLines:
+    """Lines to a message file, synced to disk per batch (before the batch is settled)."""
+
+    def __init__(self, path: str) -> None:
+        self.writer = MessageFileWriter(path)
+
+    def write(self, lines: list[str]) -> None:
+        self.writer.write(lines)
+        self.writer.sync()
+
+    def close(self) -> None:
+        self.writer.commit()
+
+    def abandon(self) -> None:
+        self.writer.abandon()
+
+
+def take_text_line(messenger: Messenger, message: Message) -> str | None:
+    """Get the next message; its text line, or None when it could not be decoded."""
+    try:
+        messenger.get(message)
+    except MessengerException as error:
+        # Undecodable: the Messenger rejected it; say so and go on.
+        report("recv", str(error))
+        return None
+    return text_line(message)
+
+
+def take_record_line(messenger: Messenger, message: Message) -> str | None:
+    """Get the next message as it arrived; its message file line (every section)."""
+    tracker, data = messenger.get_encoded()
+    try:
+        record = decode_message(data)
+    except SectionError as error:
+        messenger.reject(tracker)
+        report("recv", f"a message could not be decoded and was rejected: {error}")
+        return None
+    return record_line(record, {"received_at": now_text()})
+
+
+def now_text() -> str:
+    moment = datetime.datetime.now(datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 @dataclass
 class Receiver:
     """Takes messages in rounds: get up to a batch, write their lines, flush, settle them."""
 
     messenger: Messenger
-    out: TextIO
-    render: Callable[[Message], str]
+    out: StreamLines | FileLines
+    take: Callable[[Messenger, Message], str | None]
     settle: Callable[[int | None], None]
     count: int | None
     idle_timeout: float | None
@@ -235,32 +315,31 @@ class Receiver:
 
     def _take_batch(self, message: Message) -> int:
         messenger = self.messenger
-        render = self.render
+        take = self.take
         lines = []
         limit = GET_BATCH if self.count is None else min(GET_BATCH, self.count - self.received)
         while messenger.incoming and len(lines) < limit:
             try:
-                messenger.get(message)
-            except MessengerException as error:
-                # Undecodable: the Messenger rejected it; say so and go on.
-                report("recv", str(error))
-                continue
-            try:
-                lines.append(render(message))
+                line = take(messenger, message)
             except (RecursionError, ValueError, TypeError) as error:
                 # A peer can nest values deeper than Python will walk: one odd
                 # message must not end the run (it is still settled as asked).
-                lines.append(f"<message not shown: {type(error).__name__}: {error}>")
+                line = f"<message not shown: {type(error).__name__}: {error}>"
+            if line is not None:
+                lines.append(line)
         if not lines:
             return 0
         try:
-            self.out.write("\n".join(lines) + "\n")
-            self.out.flush()
+            self.out.write(lines)
         except BrokenPipeError:
             # Nobody reads any more: give the messages back rather than lose them.
             self.broken_pipe = True
             messenger.release()
             return 0
+        except OSError as error:
+            # The file cannot take them (disk full...): give them back, and stop.
+            messenger.release()
+            raise CommandError(f"cannot write the messages: {error.strerror or error}") from None
         self.settle(None)
         self.received += len(lines)
         return len(lines)

@@ -1,4 +1,4 @@
-"""Received messages as readable text lines for ``recv`` (``--json``: see json_lines).
+"""Received messages as readable text lines for ``recv`` (``--json``: see messagefile).
 
 Everything a peer sends is untrusted: nothing written here can move the
 cursor or reorder the terminal's text (see :mod:`msgr_tui.formatting`).

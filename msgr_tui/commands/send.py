@@ -1,23 +1,47 @@
 """Send messages to ADDRESS, wait for their outcomes, print how many of each and the rate.
 
+``--from FILE`` sends the messages of a message file (see ``recv --output``)
+as they were, every section intact; ADDRESS, if given, is where they go.
+
 Exit code 0 when every message was accepted, 1 when any was not, 2 for bad
-arguments, 3 when the connection or link failed, 130 on Ctrl-C.
+arguments (a message file that cannot be read among them: nothing is sent),
+3 when the connection or link failed, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import re
 import sys
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from proton import Message
+from proton import Message, symbol
 
 from ..drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
-from ..messenger import ABORTED, PENDING, Interrupt, Messenger, MessengerException, Timeout
+from ..messagefile import (
+    MessageFileError,
+    MessageRecord,
+    SectionError,
+    encode_message,
+    read_messages,
+)
+from ..messenger import (
+    ABORTED,
+    ACCEPTED,
+    PENDING,
+    Interrupt,
+    Messenger,
+    MessengerException,
+    Timeout,
+)
+from ..messenger.address import AddressError, parse_address
 from ..messenger.failures import Failure
+from ..messenger.rules import default_rewrite
+from ..settings import Settings
 from .common import (
     EXIT_FAILED,
     EXIT_INCOMPLETE,
@@ -37,6 +61,8 @@ from .common import (
 from .progress import Progress, rate
 
 OUTCOMES = ("accepted", "rejected", "released", "modified", "aborted")
+# Where a message sent somewhere else than its ``to`` says it was first sent.
+ORIGINAL_TO = symbol("x-opt-original-to")
 # At most this many messages are encoded and waiting for an answer at once:
 # enough to keep a peer's credit (1024 per link for a Messenger) busy, and a
 # million-message run never holds more than this in memory.
@@ -49,7 +75,12 @@ _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", help="where to send, e.g. amqp://127.0.0.1:5672/queue")
+    parser.add_argument(
+        "address",
+        nargs="?",
+        help="where to send, e.g. amqp://127.0.0.1:5672/queue (with --from: where the "
+        "file's messages go instead of their own addresses)",
+    )
     body = parser.add_mutually_exclusive_group()
     body.add_argument("--body", metavar="TEXT", help="the message body")
     body.add_argument(
@@ -60,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     body.add_argument(
         "--size", type=non_negative, metavar="BYTES", help="a binary body of BYTES bytes"
+    )
+    body.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="send the messages of a message file ('-' = stdin), every section as it was",
     )
     parser.add_argument(
         "--json",
@@ -80,6 +117,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--reply-to", metavar="ADDR", help="reply_to ('~' = this sender)")
     parser.add_argument(
+        "--rate", type=positive_rate, metavar="N", help="send at most N messages a second"
+    )
+    parser.add_argument(
+        "--no-durable-target",
+        dest="durable_target",
+        action="store_false",
+        help="with --from: do not ask for a durable target (a queue RabbitMQ creates for "
+        "the replay is then not durable)",
+    )
+    parser.add_argument(
         "--outgoing-window",
         type=positive,
         metavar="N",
@@ -90,21 +137,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        message = message_from_args(args)
         settings = load_settings(args)
+        if args.from_file is not None:
+            messages = replay_from_args(args, settings)
+            where = shown(args.address) if args.address else f"the addresses in {args.from_file}"
+        else:
+            messages = copies_from_args(args, settings)
+            where = shown(args.address)
     except CommandError as error:
         report("send", str(error))
         return error.code
-    message.address = settings.with_credentials(message.address)
     messenger = configured_messenger(settings)
-    in_flight = min(args.outgoing_window or args.count, MAX_IN_FLIGHT)
+    if args.from_file is not None:
+        messenger.durable_targets = args.durable_target
+    in_flight = min(args.outgoing_window or messages.count, MAX_IN_FLIGHT)
     sender = Sender(
         messenger,
-        message,
-        args.count,
+        messages,
         in_flight,
         stall_timeout=settings.timeout,
         progress=Progress(sys.stderr, enabled=sys.stderr.isatty()),
+        rate_limit=args.rate,
     )
     signals = StopSignals(messenger)
     failure: str | None = None
@@ -123,9 +176,12 @@ def run(args: argparse.Namespace) -> int:
     if failure is None and sender.failure is not None:
         # The connection or link failed: its messages were aborted, and this says why.
         failure = str(sender.failure)
-    print(sender.summary(shown(args.address)), flush=True)
+    print(sender.summary(where), flush=True)
     if failure:
         report("send", failure)
+    if args.from_file is not None:
+        for line in sender.which_not_accepted():
+            report("send", line)
     if signals.requested:
         return signals.exit_code
     if failure:
@@ -135,6 +191,120 @@ def run(args: argparse.Namespace) -> int:
 
 # Which option to name when Compose's validation rejects a field of the draft.
 OPTION_OF_FIELD = {"subject": "--subject", "reply_to": "--reply-to", "properties": "--property"}
+# Options that say what one message is: meaningless with --from.
+_MESSAGE_OPTIONS = ("body", "body_file", "size", "json", "subject", "reply_to")
+
+
+def positive_rate(text: str) -> float:
+    """argparse type: messages a second, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Messages:
+    """What to send: ``count`` messages, the i-th put by ``put(messenger, i)``."""
+
+    count: int
+    put: Callable[[Messenger, int], int]
+    first_address: str
+    # For messages from a file: the file, and the line of each message.
+    source: str | None = None
+    lines: tuple[int, ...] = ()
+
+    def where(self, indexes: list[int]) -> str:
+        """The messages at ``indexes`` for a person: file lines, or message numbers."""
+        if self.source is None:
+            return f"message(s) {spans([index + 1 for index in indexes])}"
+        return f"{self.source} line(s) {spans([self.lines[index] for index in indexes])}"
+
+
+def spans(numbers: list[int]) -> str:
+    """``1-3, 7, 9-10`` for [1, 2, 3, 7, 9, 10]."""
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for number in [*numbers[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    return ", ".join(parts)
+
+
+def copies_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
+    """``--count`` copies of the message the options describe."""
+    if args.address is None:
+        raise CommandError("an ADDRESS is needed (or --from FILE)", EXIT_USAGE)
+    message = message_from_args(args)
+    message.address = settings.with_credentials(message.address)
+    return Messages(args.count, lambda messenger, _: messenger.put(message), args.address)
+
+
+def replay_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
+    """Every message of the file, checked whole before anything is sent."""
+    given = [f"--{name.replace('_', '-')}" for name in _MESSAGE_OPTIONS if getattr(args, name)]
+    given += ["--property"] if args.property else []
+    given += ["--count"] if args.count != 1 else []
+    if given:
+        raise CommandError(f"--from sends the file's messages as they are: not {given[0]}", 2)
+    address = args.address
+    if address is not None:
+        try:
+            parse_address(address)
+        except AddressError as error:
+            raise bad_address("address", address, error) from None
+    try:
+        records = list(read_messages(args.from_file))
+    except MessageFileError as error:
+        raise CommandError(f"{error} (nothing was sent)", EXIT_USAGE) from None
+    if not records:
+        raise CommandError(f"{args.from_file}: no messages in the file (nothing was sent)", 2)
+    encoded: list[bytes] = []
+    destinations: list[str] = []
+    lines = tuple(int(where.rsplit(":", 1)[1]) for where, _ in records)
+    for where, record in records:
+        if address is not None:
+            record = readdressed(record, address)
+        elif not record.address:
+            raise CommandError(
+                f"{where}: the message has no address: give ADDRESS (nothing was sent)", 2
+            )
+        destinations.append(settings.with_credentials(address or record.address or ""))
+        try:
+            encoded.append(encode_message(record))
+        except SectionError as error:
+            raise CommandError(f"{where}: {error} (nothing was sent)", EXIT_USAGE) from None
+    return Messages(
+        len(encoded),
+        lambda messenger, index: messenger.put_encoded(encoded[index], destinations[index]),
+        destinations[0],
+        source=args.from_file if args.from_file != "-" else "<stdin>",
+        lines=lines,
+    )
+
+
+def readdressed(record: MessageRecord, address: str) -> MessageRecord:
+    """``record`` sent to ``address``: its ``to`` says so, the original one stays noted.
+
+    The original destination goes into the message annotation
+    ``x-opt-original-to`` (when it had one and it differs), so a replayed or
+    moved message still tells where it was first sent.
+    """
+    written = default_rewrite(address)
+    original = record.address
+    moved = record.addressed_to(written)
+    if original and original != written:
+        annotations = dict(moved.message_annotations or {})
+        annotations.setdefault(ORIGINAL_TO, original)
+        moved = dataclasses.replace(moved, message_annotations=annotations)
+    return moved
 
 
 def message_from_args(args: argparse.Namespace) -> Message:
@@ -224,23 +394,28 @@ PUT_CHUNK = 256
 
 @dataclass
 class Sender:
-    """Streams ``count`` copies of ``message`` and counts every outcome.
+    """Streams ``messages`` and counts every outcome.
 
     At most ``in_flight`` messages are put and not yet answered; that is also
     the Messenger's outgoing window, so each tracker's status is read before
-    it could leave the window.
+    it could leave the window. ``rate_limit`` paces the puts (messages a
+    second), waiting in the Messenger's own I/O.
     """
 
     messenger: Messenger
-    message: Message
-    count: int
+    messages: Messages
     in_flight: int
     stall_timeout: float | None
     progress: Progress
+    rate_limit: float | None = None
     put: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     waiting: deque[int] = field(default_factory=deque)
     failure: Failure | None = None
+    # The index of the oldest message still waiting (puts and tallies are in order).
+    tallied: int = 0
+    # (index, outcome) of every message that was not accepted, in order.
+    not_accepted: list[tuple[int, str]] = field(default_factory=list)
     _last_answer_at: float = 0.0
     _seconds: float = 0.0
 
@@ -256,24 +431,31 @@ class Sender:
         )
 
     @property
+    def count(self) -> int:
+        return self.messages.count
+
+    @property
     def all_accepted(self) -> bool:
         return self.outcomes["accepted"] == self.count
 
     def send_all(self, signals: StopSignals) -> None:
         messenger = self.messenger
-        put = messenger.put
-        message = self.message
+        put = self.messages.put
         waiting = self.waiting
         batch = max(self.in_flight // 2, 1)
         self._last_answer_at = self.progress.elapsed()
         while (self.put < self.count or waiting) and not signals.requested and not self.failure:
-            room = min(self.in_flight - len(waiting), self.count - self.put, PUT_CHUNK)
+            room = min(self.in_flight - len(waiting), self.count - self.put, self._allowed())
             for _ in range(room):
-                waiting.append(put(message))
-            self.put += room
+                waiting.append(put(messenger, self.put))
+                self.put += 1
+            paced = self.rate_limit is not None and self.put < self.count and room == 0
             # A Timeout is only a tick (redraw, check for a stall); Interrupt a signal.
             with contextlib.suppress(Timeout, Interrupt):
-                if len(waiting) >= self.in_flight or self.put >= self.count:
+                if paced:
+                    # Not time for the next message yet: wait in I/O until it is.
+                    messenger.work(self._until_next())
+                elif len(waiting) >= self.in_flight or self.put >= self.count:
                     # The window is full (or all is put): wait for half of it;
                     # the other half keeps the link busy.
                     messenger.send(min(batch, len(waiting)))
@@ -286,6 +468,19 @@ class Sender:
             else:
                 self._check_stall()
             self.progress.update(self.answered, "answered", self.count)
+
+    def _allowed(self) -> int:
+        """How many messages may be put now: a chunk, or what --rate allows by now."""
+        if self.rate_limit is None:
+            return PUT_CHUNK
+        due = int(self.progress.elapsed() * self.rate_limit) + 1
+        return max(0, min(PUT_CHUNK, due - self.put))
+
+    def _until_next(self) -> float:
+        """Seconds until --rate allows the next message (at most a tick)."""
+        assert self.rate_limit is not None
+        due_at = self.put / self.rate_limit
+        return min(TICK, max(0.0, due_at - self.progress.elapsed()))
 
     def tally_answered(self) -> int:
         """Count the outcomes known so far, oldest first; returns how many."""
@@ -302,6 +497,9 @@ class Sender:
                 self.failure = self.messenger.failure(tracker)
             name = state.name.lower() if state is not None else "unknown"
             outcomes[name] = outcomes.get(name, 0) + 1
+            if state is not ACCEPTED:
+                self.not_accepted.append((self.tallied, name))
+            self.tallied += 1
             counted += 1
         return counted
 
@@ -315,13 +513,16 @@ class Sender:
         """After stop: count every remaining tracker; those still PENDING stay unknown."""
         self.tally_answered()
         still_pending: deque[int] = deque()
-        for tracker in self.waiting:
+        for index, tracker in enumerate(self.waiting, start=self.tallied):
             state = self.messenger.status(tracker)
             if state is PENDING or state is None:
                 still_pending.append(tracker)
+                self.not_accepted.append((index, "unknown"))
             else:
                 name = state.name.lower()
                 self.outcomes[name] = self.outcomes.get(name, 0) + 1
+                if state is not ACCEPTED:
+                    self.not_accepted.append((index, name))
         self.waiting = still_pending
 
     def _check_stall(self) -> None:
@@ -329,7 +530,7 @@ class Sender:
             return
         if self.progress.elapsed() - self._last_answer_at > self.stall_timeout:
             raise CommandError(
-                f"{shown(self.message.address)}: no answer for {self.stall_timeout:g} s "
+                f"{shown(self.messages.first_address)}: no answer for {self.stall_timeout:g} s "
                 f"({len(self.waiting)} message(s) waiting for an outcome)"
             )
 
@@ -350,3 +551,17 @@ class Sender:
             f"{seconds:.3f} s: {rate(self.answered, seconds):.0f} msg/s"
         )
         return "\n".join(lines)
+
+    def which_not_accepted(self) -> list[str]:
+        """For each outcome other than accepted, which messages had it; then the unsent.
+
+        What a person needs to send exactly those again (``--from`` names file
+        lines). An aborted or unknown message may still have arrived.
+        """
+        by_outcome: dict[str, list[int]] = {}
+        for index, name in sorted(self.not_accepted):
+            by_outcome.setdefault(name, []).append(index)
+        report = [f"{name}: {self.messages.where(indexes)}" for name, indexes in by_outcome.items()]
+        if self.count > self.put:
+            report.append(f"not sent: {self.messages.where(list(range(self.put, self.count)))}")
+        return report

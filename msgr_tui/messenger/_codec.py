@@ -25,13 +25,13 @@ def decode_into(message: Message, data: bytes | bytearray) -> None:
     Raises what ``Message.decode`` raises for bad data.
     """
     sections = _pn.decode_sections(message, data)
-    message.instructions = owned(sections["instructions"])
-    message.annotations = owned(sections["annotations"])
-    message.properties = owned(sections["properties"])
-    message.body = owned(sections["body"])
+    message.instructions = detached(sections["instructions"])
+    message.annotations = detached(sections["annotations"])
+    message.properties = detached(sections["properties"])
+    message.body = detached(sections["body"])
 
 
-def owned(value: Any) -> Any:
+def detached(value: Any) -> Any:
     """``value`` with every memoryview inside it replaced by bytes.
 
     Walks dicts (keys too), lists, tuples, described values and arrays; other
@@ -43,18 +43,23 @@ def owned(value: Any) -> Any:
         return value.tobytes()
     if isinstance(value, dict):
         if any(_nested(k) or _nested(v) for k, v in value.items()):
-            return type(value)((owned(k), owned(v)) for k, v in value.items())
+            return type(value)((detached(k), detached(v)) for k, v in value.items())
         return value
     if isinstance(value, (list, tuple)):
         if any(_nested(item) for item in value):
-            return type(value)(owned(item) for item in value)
+            return type(value)(detached(item) for item in value)
         return value
     if kind is Described:
-        return Described(owned(value.descriptor), owned(value.value))
+        return Described(detached(value.descriptor), detached(value.value))
     if kind is Array:
-        return Array(owned(value.descriptor), value.type, *(owned(item) for item in value.elements))
+        return Array(
+            detached(value.descriptor), value.type, *(detached(item) for item in value.elements)
+        )
     return value
 
+
+# The name the tests knew it by.
+owned = detached
 
 _CONTAINERS = (memoryview, dict, list, tuple, Described, Array)
 _NESTED = frozenset(_CONTAINERS)

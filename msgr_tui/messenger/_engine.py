@@ -377,7 +377,9 @@ class Driver:
 
     # ----------------------------------------------------------- engine work
 
-    def open_link(self, conn: Conn, is_sender: bool, name: str, terminus: str | None) -> Any:
+    def open_link(
+        self, conn: Conn, is_sender: bool, name: str, terminus: str | None, *, durable: bool = False
+    ) -> Any:
         """Create and open a link on ``conn``; returns the ``pn_link_t*``."""
         if conn.session is None:
             # The peer ended our session (brokers do that when they refuse a
@@ -385,7 +387,7 @@ class Driver:
             session = _pn.session_new(conn.impl)
             _pn.session_open(session)
             conn.session = session
-        return _pn.open_link(conn.session, is_sender, name, terminus)
+        return _pn.open_link(conn.session, is_sender, name, terminus, durable=durable)
 
     def close_conn(self, conn: Conn) -> None:
         """Begin a clean AMQP close of ``conn``."""

@@ -79,6 +79,10 @@ class IncomingQueue:
 
     def get(self, message: Message | None) -> Incoming:
         """Pop the oldest message into ``message``; the entry carries its new tracker."""
+        return self.take(message)[0]
+
+    def take(self, message: Message | None) -> tuple[Incoming, bytes | bytearray]:
+        """Pop the oldest message (decoded into ``message`` if given) and its AMQP bytes."""
         try:
             entry = self.messages.popleft()
         except IndexError:
@@ -103,7 +107,7 @@ class IncomingQueue:
             self.trim()
         else:
             self.dispose(entry, ACCEPTED)
-        return entry
+        return entry, data
 
     def act(self, tracker: int | None, outcome: Status) -> bool:
         """Settle one tracker, or every undecided one in the window; True if any."""

@@ -23,6 +23,7 @@ class Options:
     idle_timeout: float = 0.0
     retry: bool = False
     raise_failures: bool = False
+    durable_targets: bool = False
 
     def tls(self) -> TLSSettings:
         return TLSSettings(

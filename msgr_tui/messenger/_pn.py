@@ -89,12 +89,20 @@ link_send = lib.pn_link_send
 link_recv = lib.pn_link_recv
 
 
-def open_link(session: Any, is_sender: bool, name: str, terminus: str | None) -> Any:
-    """Create and open a link on ``session``; ``terminus`` is the target (sender) or source."""
+def open_link(
+    session: Any, is_sender: bool, name: str, terminus: str | None, *, durable: bool = False
+) -> Any:
+    """Create and open a link on ``session``; ``terminus`` is the target (sender) or source.
+
+    ``durable`` asks for a durable target (terminus durability unsettled-state).
+    """
     if is_sender:
         impl = cproton.pn_sender(session, name)
+        target = lib.pn_link_target(impl)
         if terminus is not None:
-            cproton.pn_terminus_set_address(lib.pn_link_target(impl), terminus)
+            cproton.pn_terminus_set_address(target, terminus)
+        if durable:
+            lib.pn_terminus_set_durability(target, lib.PN_DELIVERIES)
     else:
         impl = cproton.pn_receiver(session, name)
         if terminus is not None:

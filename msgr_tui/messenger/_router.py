@@ -171,7 +171,8 @@ class Router:
         """The sender link for ``name`` on ``conn``, opened if there is none."""
         link = conn.senders.get(name)
         if link is None or link.closed:
-            impl = self.driver.open_link(conn, True, self.link_name(name), name)
+            durable = self.options.durable_targets
+            impl = self.driver.open_link(conn, True, self.link_name(name), name, durable=durable)
             link = self.new_link(impl, conn, True, name, opened_here=True)
             conn.senders[name] = link
         return link

@@ -309,6 +309,22 @@ class Messenger:
         self._options.raise_failures = bool(value)
 
     @property
+    def durable_targets(self) -> bool:
+        """Extension: sender links ask the peer for a durable target (default False).
+
+        The target terminus of each new sender link asks for durability
+        (unsettled-state), so that a broker which creates the node on the
+        first link makes it durable: RabbitMQ 3.10 declares ``/queue/NAME``
+        durable only then (and refuses a link whose durability differs from
+        an existing queue's). The original never asked.
+        """
+        return self._options.durable_targets
+
+    @durable_targets.setter
+    def durable_targets(self, value: bool) -> None:
+        self._options.durable_targets = bool(value)
+
+    @property
     def on_event(self) -> Callable[[MessengerEvent], None] | None:
         """Extension: a callable told about connections, links, trackers and retries.
 
@@ -424,6 +440,23 @@ class Messenger:
         link = self._router.sender_for(address)
         data = self._router.wire_copy(message, self._encoder)
         tracker = self._outgoing.add(data, link)
+        if self._lifecycle.started and not self._lifecycle.stopping:
+            self._pump.send_soon(link, len(data))
+        return tracker
+
+    def put_encoded(self, data: bytes, address: str) -> int:
+        """Extension: queue a message already encoded as AMQP sections, unchanged.
+
+        ``address`` picks the destination as a message's address would (the
+        route rules apply); the bytes are sent as they are: no rewrite, no
+        ``~`` expansion (the address inside them, if any, stays). For exact
+        copies of received messages (see :meth:`get_encoded`). Returns the
+        outgoing tracker.
+        """
+        if not address:
+            raise MessengerException("put_encoded: an address is needed")
+        link = self._router.sender_for(address)
+        tracker = self._outgoing.add(bytes(data), link)
         if self._lifecycle.started and not self._lifecycle.stopping:
             self._pump.send_soon(link, len(data))
         return tracker
@@ -546,6 +579,17 @@ class Messenger:
         ``stop``. Raises MessengerException when the incoming queue is empty.
         """
         return self._incoming.get(message).tracker
+
+    def get_encoded(self) -> tuple[int, bytes]:
+        """Extension: take the oldest incoming message as the AMQP bytes that arrived.
+
+        Like ``get`` (the same tracker and window rules) but nothing is
+        decoded: every section comes as it was sent, footer and repeated data
+        sections included, which ``Message`` cannot hold. Returns the tracker
+        and the bytes.
+        """
+        entry, data = self._incoming.take(None)
+        return entry.tracker, bytes(data)
 
     def accept(self, tracker: int | None = None) -> None:
         """Accept one incoming tracker, or (None) every unsettled one in the window.

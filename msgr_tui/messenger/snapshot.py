@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 from proton import Message
 
 from . import _pn
-from ._codec import owned
+from ._codec import detached
 
-__all__ = ["BodySection", "MessageSnapshot"]
+__all__ = ["BodySection", "MessageSnapshot", "detached"]
 
 
 class BodySection(Enum):
@@ -72,7 +72,7 @@ class MessageSnapshot(NamedTuple):
     def of(cls, message: Message) -> MessageSnapshot:
         """Copy every field of ``message`` (a decoded one: it may be reused right after)."""
         fields = _pn.header_and_properties(message)
-        body = owned(message.body)
+        body = detached(message.body)
         if body is None:
             section = None
         elif _pn.body_is_inferred(message):
@@ -83,8 +83,8 @@ class MessageSnapshot(NamedTuple):
             fields[0],
             fields[1],
             fields[2],
-            owned(fields[3]),
-            owned(fields[4]),
+            detached(fields[3]),
+            detached(fields[4]),
             *fields[5:],
             _read_only(message.properties),
             _read_only(message.annotations),
@@ -95,4 +95,4 @@ class MessageSnapshot(NamedTuple):
 
 
 def _read_only(section: Mapping[Any, Any] | None) -> Mapping[Any, Any] | None:
-    return MappingProxyType(owned(dict(section))) if section else None
+    return MappingProxyType(detached(dict(section))) if section else None

@@ -1,0 +1,118 @@
+"""Message files: JSON lines read with ``file:line`` errors, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from .records import RecordFormatError, from_record, to_record
+from .sections import MessageRecord
+
+__all__ = ["MessageFileError", "MessageFileWriter", "read_messages", "record_line"]
+
+
+class MessageFileError(ValueError):
+    """A line of a message file that cannot be read: ``where`` is ``file:line``."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+def record_line(message: MessageRecord, meta: Mapping[str, Any] | None = None) -> str:
+    """One line of a message file (no newline): JSON, text kept as text."""
+    return json.dumps(to_record(message, meta), ensure_ascii=False, allow_nan=False)
+
+
+def read_messages(source: str | os.PathLike[str] | IO[str]) -> Iterator[tuple[str, MessageRecord]]:
+    """Every message of a file (``-`` is stdin), with its ``file:line``, in order.
+
+    Blank lines are skipped. The first line that is not a message raises
+    MessageFileError naming the file, the line and why: read a whole file
+    before acting on it when a half-read file must not be half-used.
+    """
+    if isinstance(source, str | os.PathLike) and str(source) == "-":
+        yield from _read_lines(sys.stdin, "<stdin>")
+        return
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, encoding="utf-8") as stream:
+                yield from _read_lines(stream, str(source))
+        except OSError as error:
+            raise MessageFileError(str(source), error.strerror or str(error)) from None
+        return
+    yield from _read_lines(source, getattr(source, "name", "<stream>"))
+
+
+def _read_lines(stream: IO[str], name: str) -> Iterator[tuple[str, MessageRecord]]:
+    number = 0
+    try:
+        for number, line in enumerate(stream, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            where = f"{name}:{number}"
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise MessageFileError(
+                    where, f"not JSON ({error.msg}, column {error.colno})"
+                ) from None
+            try:
+                yield where, from_record(record)
+            except RecordFormatError as error:
+                raise MessageFileError(where, str(error)) from None
+    except UnicodeDecodeError as error:
+        raise MessageFileError(f"{name}:{number + 1}", f"not UTF-8 text ({error.reason})") from None
+
+
+class MessageFileWriter:
+    """Writes message lines to a file that only appears, complete, when closed cleanly.
+
+    Lines go to ``FILE.partial`` next to the destination, flushed as they are
+    written (so a reader of ``.partial`` sees every line once its ``write``
+    returned); :meth:`commit` syncs it and renames it to ``FILE``. A run that
+    is killed leaves ``FILE.partial`` behind, never a ``FILE`` that looks
+    complete. With ``path`` ``-`` lines go to stdout.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = None if str(path) == "-" else Path(path)
+        self.count = 0
+        if self.path is None:
+            self.partial = None
+            self._stream: IO[str] = sys.stdout
+        else:
+            self.partial = self.path.with_name(self.path.name + ".partial")
+            self._stream = open(self.partial, "w", encoding="utf-8")  # noqa: SIM115 (closed in commit)
+
+    def write(self, lines: list[str]) -> None:
+        """Write and flush ``lines``; raises OSError (BrokenPipeError...) when it cannot."""
+        if lines:
+            self._stream.write("\n".join(lines) + "\n")
+            self._stream.flush()
+            self.count += len(lines)
+
+    def sync(self) -> None:
+        """Make what was written durable on disk (a no-op on stdout)."""
+        if self.partial is not None:
+            os.fsync(self._stream.fileno())
+
+    def commit(self) -> None:
+        """Make the file complete: sync, close and rename it into place."""
+        if self.partial is None or self.path is None:
+            return
+        self._stream.flush()
+        os.fsync(self._stream.fileno())
+        self._stream.close()
+        os.replace(self.partial, self.path)
+
+    def abandon(self) -> None:
+        """Close without completing: ``FILE.partial`` stays, with what was written."""
+        if self.partial is not None and not self._stream.closed:
+            self._stream.close()

@@ -1,0 +1,235 @@
+"""An AMQP message as its sections, from and to the bytes on the wire.
+
+``proton.Message`` holds one body and no footer; a message can have several
+data (or amqp-sequence) sections and a footer, and every field of it has an
+AMQP type. A :class:`MessageRecord` keeps all of it: each section decoded
+with python-qpid-proton's ``Data``, whose Python values carry their AMQP type
+(``ubyte``, ``symbol``, ``timestamp``...), so encoding the record again gives
+the same message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from proton import Data, Described, symbol, ulong
+
+from ..messenger.snapshot import detached
+
+__all__ = [
+    "HEADER_FIELDS",
+    "PROPERTY_FIELDS",
+    "Body",
+    "BodyKind",
+    "MessageRecord",
+    "SectionError",
+    "decode_message",
+    "encode_message",
+]
+
+
+class SectionError(ValueError):
+    """Bytes that are not an AMQP message, or a record that cannot be encoded."""
+
+
+class BodyKind(Enum):
+    DATA = "data"
+    SEQUENCE = "sequence"
+    VALUE = "value"
+
+
+@dataclass(frozen=True)
+class Body:
+    """The body: one amqp-value, or one or more data or amqp-sequence sections."""
+
+    kind: BodyKind
+    sections: tuple[Any, ...]
+    """For DATA, the bytes of each section; for SEQUENCE, each list; for VALUE, one value."""
+
+
+HEADER_FIELDS = ("durable", "priority", "ttl", "first_acquirer", "delivery_count")
+PROPERTY_FIELDS = (
+    "message_id",
+    "user_id",
+    "to",
+    "subject",
+    "reply_to",
+    "correlation_id",
+    "content_type",
+    "content_encoding",
+    "absolute_expiry_time",
+    "creation_time",
+    "group_id",
+    "group_sequence",
+    "reply_to_group_id",
+)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """Every section of one message; a section the message did not have is None.
+
+    ``header`` and ``properties`` map field names (HEADER_FIELDS,
+    PROPERTY_FIELDS) to values, leaving out the fields the message did not
+    set; the annotations, application properties and footer are maps.
+    """
+
+    header: Mapping[str, Any] | None = None
+    delivery_annotations: Mapping[Any, Any] | None = None
+    message_annotations: Mapping[Any, Any] | None = None
+    properties: Mapping[str, Any] | None = None
+    application_properties: Mapping[Any, Any] | None = None
+    body: Body | None = None
+    footer: Mapping[Any, Any] | None = None
+
+    @property
+    def address(self) -> str | None:
+        """The ``to`` property: where the message was sent."""
+        return (self.properties or {}).get("to")
+
+    def addressed_to(self, address: str | None) -> MessageRecord:
+        """The same message with its ``to`` property set to ``address`` (None removes it)."""
+        properties = {key: value for key, value in (self.properties or {}).items() if key != "to"}
+        if address is not None:
+            properties["to"] = address
+        return dataclasses.replace(self, properties=properties or None)
+
+
+# Section descriptors: codes, and the symbolic names a peer may use instead.
+_HEADER, _DELIVERY_ANNOTATIONS, _MESSAGE_ANNOTATIONS, _PROPERTIES = 0x70, 0x71, 0x72, 0x73
+_APPLICATION_PROPERTIES, _DATA, _SEQUENCE, _VALUE, _FOOTER = 0x74, 0x75, 0x76, 0x77, 0x78
+_NAMES = {
+    "amqp:header:list": _HEADER,
+    "amqp:delivery-annotations:map": _DELIVERY_ANNOTATIONS,
+    "amqp:message-annotations:map": _MESSAGE_ANNOTATIONS,
+    "amqp:properties:list": _PROPERTIES,
+    "amqp:application-properties:map": _APPLICATION_PROPERTIES,
+    "amqp:data:binary": _DATA,
+    "amqp:amqp-sequence:list": _SEQUENCE,
+    "amqp:amqp-value:*": _VALUE,
+    "amqp:footer:map": _FOOTER,
+}
+_BODY_KINDS = {_DATA: BodyKind.DATA, _SEQUENCE: BodyKind.SEQUENCE, _VALUE: BodyKind.VALUE}
+_BODY_CODES = {kind: code for code, kind in _BODY_KINDS.items()}
+
+
+def decode_message(data: bytes) -> MessageRecord:
+    """The sections of an encoded AMQP message; SectionError when it is not one."""
+    sections: dict[int, Any] = {}
+    body_kind: BodyKind | None = None
+    body: list[Any] = []
+    offset = 0
+    while offset < len(data):
+        value, used = _decode_one(data, offset)
+        offset += used
+        code = _section_code(value, offset)
+        if code in _BODY_KINDS:
+            kind = _BODY_KINDS[code]
+            if body_kind is not None and (kind is not body_kind or kind is BodyKind.VALUE):
+                raise SectionError(f"a {kind.value} section after a {body_kind.value} body")
+            body_kind = kind
+            body.append(value.value)
+        elif code in sections:
+            raise SectionError(f"section 0x{code:02x} appears twice")
+        else:
+            sections[code] = value.value
+    return MessageRecord(
+        header=_fields(sections.get(_HEADER), HEADER_FIELDS, "header"),
+        delivery_annotations=_owned_map(sections.get(_DELIVERY_ANNOTATIONS)),
+        message_annotations=_owned_map(sections.get(_MESSAGE_ANNOTATIONS)),
+        properties=_fields(sections.get(_PROPERTIES), PROPERTY_FIELDS, "properties"),
+        application_properties=_owned_map(sections.get(_APPLICATION_PROPERTIES)),
+        body=Body(body_kind, tuple(body)) if body_kind is not None else None,
+        footer=_owned_map(sections.get(_FOOTER)),
+    )
+
+
+def encode_message(record: MessageRecord) -> bytes:
+    """The bytes of ``record`` as an AMQP message (its sections in the standard order)."""
+    parts = []
+    if record.header is not None:
+        parts.append(_described(_HEADER, _field_list(record.header, HEADER_FIELDS)))
+    for code, section in (
+        (_DELIVERY_ANNOTATIONS, record.delivery_annotations),
+        (_MESSAGE_ANNOTATIONS, record.message_annotations),
+    ):
+        if section is not None:
+            parts.append(_described(code, dict(section)))
+    if record.properties is not None:
+        parts.append(_described(_PROPERTIES, _field_list(record.properties, PROPERTY_FIELDS)))
+    if record.application_properties is not None:
+        parts.append(_described(_APPLICATION_PROPERTIES, dict(record.application_properties)))
+    if record.body is not None:
+        code = _BODY_CODES[record.body.kind]
+        parts.extend(_described(code, section) for section in record.body.sections)
+    if record.footer is not None:
+        parts.append(_described(_FOOTER, dict(record.footer)))
+    return b"".join(parts)
+
+
+def _decode_one(data: bytes, offset: int) -> tuple[Any, int]:
+    section = Data()
+    try:
+        used = section.decode(data[offset:])
+    except Exception as error:
+        raise SectionError(f"undecodable AMQP data at byte {offset}: {error}") from None
+    if used <= 0:
+        raise SectionError(f"undecodable AMQP data at byte {offset}")
+    section.rewind()
+    section.next()
+    # Binary comes out as views over ``section``'s buffer: copy it out while it lives.
+    return detached(section.get_object()), used
+
+
+def _section_code(value: Any, offset: int) -> int:
+    if type(value) is not Described:
+        raise SectionError(f"not a message section before byte {offset}: {value!r}")
+    descriptor = value.descriptor
+    if isinstance(descriptor, int) and _HEADER <= descriptor <= _FOOTER:
+        return int(descriptor)
+    if isinstance(descriptor, str) and str(descriptor) in _NAMES:
+        return _NAMES[str(descriptor)]
+    raise SectionError(f"unknown section descriptor {descriptor!r} before byte {offset}")
+
+
+def _fields(values: Any, names: tuple[str, ...], section: str) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    if type(values) is not list:
+        raise SectionError(f"the {section} section is not a list")
+    return {name: value for name, value in zip(names, values, strict=False) if value is not None}
+
+
+def _field_list(fields: Mapping[str, Any], names: tuple[str, ...]) -> list[Any]:
+    unknown = set(fields) - set(names)
+    if unknown:
+        raise SectionError(f"unknown field(s) {sorted(unknown)}")
+    values = [fields.get(name) for name in names]
+    while values and values[-1] is None:
+        values.pop()
+    return values
+
+
+def _described(code: int, value: Any) -> bytes:
+    data = Data()
+    try:
+        data.put_object(Described(ulong(code), value))
+        return data.encode()
+    except Exception as error:
+        raise SectionError(f"cannot encode section 0x{code:02x}: {error}") from None
+
+
+def _owned_map(value: Any) -> dict[Any, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise SectionError(f"a map section holds {type(value).__name__}, not a map")
+    return value
+
+
+# The annotation maps of the standard are keyed by symbols (or ulongs).
+ANNOTATION_KEY_TYPES = (symbol, ulong)
