@@ -80,13 +80,13 @@ async def run(count: int, size: int, max_messages: int, verbose: bool = False) -
     sender = context.Process(target=flood, args=(addresses, count, size, done), daemon=True)
     sender.start()
     async with app.run_test(size=(100, 30)) as pilot:
-        panes = app.subscriptions
+        panes = app.main_screen.subscriptions
         while not any(row.connect_address for row in panes.rows):
             await pilot.pause(0.01)
         address = next(row.connect_address for row in panes.rows if row.connect_address)
         await pilot.press("3")
         addresses.put(address)
-        incoming = app.incoming
+        incoming = app.main_screen.incoming
         table = incoming.table
         handled: list[float] = []
         # Time stamp the moment the table runs the action bound to the key.

@@ -1,7 +1,9 @@
 """Turning what the user typed in Compose into a Message, or a precise error.
 
-Pure functions: the UI validates as the user types, the bridge builds the
-Message it sends from the same draft. Nothing here imports the UI.
+Pure functions, used in one place per front end: the bridge's worker builds
+the Message the TUI sends (its refusal comes back to Compose as PutFailed,
+naming the field), and ``msgr-tui send`` builds its message from its options.
+Nothing here imports the UI.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,10 +21,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import Input  # noqa: E402
 
-from msgr_tui.messenger import Message, Messenger  # noqa: E402
+from msgr_tui.messenger import REJECTED, Message, Messenger  # noqa: E402
+from msgr_tui.profiles import ProfileSession  # noqa: E402
 from msgr_tui.settings import Settings  # noqa: E402
 from msgr_tui.ui.app import MsgrTuiApp  # noqa: E402
+from msgr_tui.ui.screens.main import MainScreen  # noqa: E402
+from msgr_tui.ui.screens.profiles import ProfilesScreen  # noqa: E402
 
 SIZE = (110, 32)
 
@@ -34,6 +39,12 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20
         if time.monotonic() > deadline:
             raise SystemExit("timed out while preparing a screenshot")
         await pilot.pause(0.02)
+
+
+def main_screen(pilot: Pilot) -> MainScreen:
+    app = pilot.app
+    assert isinstance(app, MsgrTuiApp)
+    return app.main_screen
 
 
 def sample_messages(address: str) -> list[Message]:
@@ -57,49 +68,84 @@ def sample_messages(address: str) -> list[Message]:
     return messages
 
 
+# The profiles view needs a config file: these profiles, in a file of its own.
+PROFILES = """\
+default_profile = "local"
+
+[profiles.local]
+messenger_name = "msgr-tui-demo"
+listen = ["amqp://~127.0.0.1:0"]
+
+[profiles.prod]
+messenger_name = "ops-console"
+listen = []
+subscribe = ["amqps://broker.example.com:5671/orders"]
+compose_address = "amqps://broker.example.com:5671/replies"
+user = "ops"
+password_env = "PROD_AMQP_PASSWORD"
+
+[profiles.prod.tls]
+trusted_certificates = "/etc/ssl/certs/company-ca.pem"
+"""
+
+
+def session_with_profiles() -> ProfileSession:
+    path = Path(tempfile.gettempdir()) / "msgr-tui-screenshots" / "config.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(PROFILES)
+    session = ProfileSession(path, env={})
+    session.load()
+    session.start("local")
+    return session
+
+
 async def shoot(
     name: str,
     prepare: Callable[[Pilot, Messenger, str], Awaitable[None]],
     theme: str = "msgr-dark",
+    profiles: ProfileSession | None = None,
 ) -> None:
     settings = Settings(
         listen=("amqp://~127.0.0.1:0",), messenger_name="msgr-tui-demo", theme=theme
     )
-    app = MsgrTuiApp(settings)
+    if profiles is not None:
+        settings = profiles.settings("local")
+    app = MsgrTuiApp(settings, profiles=profiles)
     peer = Messenger("demo-peer")
     peer.blocking = False
     peer.outgoing_window = 100
     peer.start()
     async with app.run_test(size=SIZE) as pilot:
-        rows = app.subscriptions.rows
+        rows = app.main_screen.subscriptions.rows
         await until(pilot, lambda: any(row.connect_address for row in rows))
         address = next(row.connect_address for row in rows if row.connect_address)
         await prepare(pilot, peer, address)
         await pilot.pause(0.3)
         app.save_screenshot(str(HERE / f"{name}.svg"))
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: app.bridge_stopped)
+        # The peer answers the app's clean close.
+        await until(pilot, lambda: (peer.work(0), app.main_screen.bridge_stopped)[1])
     peer.stop()
     print(f"wrote screenshots/{name}.svg")
 
 
 async def with_traffic(pilot: Pilot, peer: Messenger, address: str) -> None:
-    app = pilot.app
+    main = main_screen(pilot)
     for message in sample_messages(address):
         peer.put(message)
-    incoming = app.incoming  # type: ignore[attr-defined]
+    incoming = main.incoming
     await until(pilot, lambda: (peer.work(0), len(incoming.rows) == 6)[1])
     # The user sends two messages from Compose and decides the fate of three.
-    compose = app.query_one("#subject")
-    compose.value = "hello from compose"  # type: ignore[attr-defined]
+    subject = main.compose_pane.query_one("#subject", Input)
+    subject.value = "hello from compose"
     await pilot.press("ctrl+s")
-    compose.value = "second"  # type: ignore[attr-defined]
+    subject.value = "second"
     await pilot.press("ctrl+s")
     await until(pilot, lambda: len(incoming.rows) == 8)
     await pilot.press("3", "home", "a", "down", "a", "down", "r", "down", "l", "end", "r")
-    outgoing = app.outgoing  # type: ignore[attr-defined]
+    outgoing = main.outgoing
     # The last compose message was rejected by the user: its tracker turns REJECTED.
-    await until(pilot, lambda: outgoing.rows[-1].status == "REJECTED")
+    await until(pilot, lambda: outgoing.rows[-1].status is REJECTED)
     await pilot.press("up", "up")
 
 
@@ -117,13 +163,17 @@ async def help_view(pilot: Pilot, peer: Messenger, address: str) -> None:
 
 
 async def compose_error(pilot: Pilot, peer: Messenger, address: str) -> None:
-    app = pilot.app
-    app.query_one("#address").value = "amqp://broker:56 72/orders"  # type: ignore[attr-defined]
+    compose = main_screen(pilot).compose_pane
+    compose.query_one("#address", Input).value = "amqp://broker:56 72/orders"
     await pilot.press("ctrl+s")
+    # The bridge refuses the draft; its answer shows inline.
+    await until(pilot, lambda: compose.query_one("#compose-error").display)
 
 
 async def profiles_view(pilot: Pilot, peer: Messenger, address: str) -> None:
     await pilot.press("f2")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ProfilesScreen))
+    await pilot.press("down")  # prod: where its password and TLS files come from
 
 
 async def filtered(pilot: Pilot, peer: Messenger, address: str) -> None:
@@ -145,7 +195,8 @@ SHOTS: list[tuple[str, Callable[[Pilot, Messenger, str], Awaitable[None]], str]]
 
 async def run_all() -> None:
     for name, prepare, theme in SHOTS:
-        await shoot(name, prepare, theme)
+        profiles = session_with_profiles() if prepare is profiles_view else None
+        await shoot(name, prepare, theme, profiles)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,15 @@
-"""Help text built from the panes' own bindings, so it always shows the real keys."""
+"""Help text built from the screens' and panes' own bindings, so it always shows the real keys."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.binding import Binding
 
+from .screens.main import MainScreen
 from .widgets.compose_pane import ComposePane
 from .widgets.incoming import IncomingPane
 from .widgets.outgoing import OutgoingPane
 from .widgets.subscriptions import SubscriptionsPane
 from .widgets.virtual_table import VirtualTable
-
-if TYPE_CHECKING:
-    from .app import MsgrTuiApp
 
 INTRO = """\
 # msgr-tui
@@ -22,6 +18,13 @@ A Messenger (Qpid Proton's high-level AMQP 1.0 API) runs in the background; thes
 panes show what it does. Keys `1` to `4` jump between panes when no text field has
 focus; `escape` leaves a text field. Every key below can be remapped by its id.
 """
+
+PANES: list[tuple[str, type]] = [
+    ("1 · Subscriptions", SubscriptionsPane),
+    ("2 · Compose", ComposePane),
+    ("3 · Incoming", IncomingPane),
+    ("4 · Outgoing", OutgoingPane),
+]
 
 
 def _keys(binding: Binding, keymap: dict[str, str]) -> str:
@@ -36,33 +39,32 @@ def _table(bindings: list[Binding], keymap: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def help_markdown(app: MsgrTuiApp) -> str:
-    keymap = getattr(app, "keymap", {})
-    sections = [INTRO, "## Everywhere", _table(list(_bindings(type(app))), keymap)]
-    for title, pane in (
-        ("1 · Subscriptions", SubscriptionsPane),
-        ("2 · Compose", ComposePane),
-        ("3 · Incoming", IncomingPane),
-        ("4 · Outgoing", OutgoingPane),
-    ):
+def help_markdown(app: type, keymap: dict[str, str]) -> str:
+    """The main screen's help: the app's keys, the screen's, then each pane's."""
+    sections = [
+        INTRO,
+        "## Everywhere",
+        _table(_bindings(app), keymap),
+        "## Main screen",
+        _table(_bindings(MainScreen), keymap),
+    ]
+    for title, pane in PANES:
         sections.append(f"## {title}\n\n{pane.HELP}")
-        bindings = list(_bindings(pane))
+        bindings = _bindings(pane)
         if bindings:
             sections.append(_table(bindings, keymap))
-    sections.append("## Tables\n\n" + _table(list(_bindings(VirtualTable)), keymap))
+    sections.append("## Tables\n\n" + _table(_bindings(VirtualTable), keymap))
     return "\n\n".join(sections)
 
 
-def known_binding_ids(app: MsgrTuiApp) -> set[str]:
-    """Every binding id of the app, its panes, tables and screens (for [keymap] checks)."""
+def known_binding_ids(app: type) -> set[str]:
+    """Every binding id of the app, its screens, panes and tables (for [keymap] checks)."""
     from .screens import confirm, detail, help, password_prompt, profile_form, profiles
 
     owners: list[type] = [
-        type(app),
-        SubscriptionsPane,
-        ComposePane,
-        IncomingPane,
-        OutgoingPane,
+        app,
+        MainScreen,
+        *(pane for _, pane in PANES),
         VirtualTable,
         detail.DetailScreen,
         help.HelpScreen,

@@ -21,3 +21,11 @@ class CommandRequested(Message):
     """A pane wants the bridge to do something (accept, put, subscribe...)."""
 
     command: Command
+
+
+class SessionEnded(Message):
+    """A main screen's Messenger has stopped and every event it sent was handled
+    (the screen has told why, if it failed).
+
+    Bubbles from the screen to the app, which exits if it was quitting.
+    """

@@ -1,15 +1,16 @@
 """Connecting with a profile: ask for missing secrets, stop the Messenger, start the next.
 
-Kept out of app.py: the app only calls :meth:`ProfileSwitcher.connect_at_start`,
-:meth:`open_profiles` and :meth:`bridge_stopped`.
+The app calls :meth:`ProfileSwitcher.connect_at_start` and :meth:`open_profiles`.
+In return this module uses only the app's session API (``settings``,
+``begin_session``, ``end_session``, ``not_connected``) and Textual's public
+App methods (screens, workers, notifications): how a session is shown, and
+what a profile switch does to the screens, stay the app's business.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-from ..bridge import BridgeState
 from ..formatting import printable
 from ..profiles import ProfileSession
 from ..secret import Secret
@@ -27,29 +28,28 @@ class ProfileSwitcher:
     def __init__(self, app: MsgrTuiApp, session: ProfileSession) -> None:
         self.app = app
         self.session = session
-        self._stopped = asyncio.Event()
 
     def connect_at_start(self) -> None:
         """Start the Messenger, asking first for secrets the profile still needs."""
+        self.app.run_worker(self._connect_at_start(), group="profiles", exclusive=True)
+
+    async def _connect_at_start(self) -> None:
+        app = self.app
         name = self.session.active
         if name is None or not self.session.requests(name):
-            self.app.start_bridge()
+            await app.begin_session(app.settings)
             return
-        self.app.run_worker(self._connect_at_start(name), group="profiles", exclusive=True)
-
-    async def _connect_at_start(self, name: str) -> None:
         answers = await self._ask(name)
         if answers is None:
-            self.app.status_bar.show_state(BridgeState.NOT_CONNECTED)
-            self.app.notify(
+            app.not_connected()
+            app.notify(
                 f"not connected: profile {printable(name)} needs a password. "
                 "F2 opens the profiles to connect again.",
                 severity="warning",
                 timeout=10,
             )
             return
-        self.app.settings = self.session.settings(name, answers)
-        self.app.start_bridge()
+        await app.begin_session(self.session.settings(name, answers))
 
     async def _ask(self, name: str) -> dict[str, Secret] | None:
         """Answers for each missing secret (memory only), or None when one was cancelled."""
@@ -78,30 +78,13 @@ class ProfileSwitcher:
             app.notify(f"still on the previous profile: no password for {printable(name)}")
             return False
         settings = self.session.settings(name, answers)
-        if not await self._stop_current():
-            return False
-        self.session.activate(name)
-        await app.restart_with(settings)
-        app.notify(f"connected with profile {printable(name)}", timeout=4)
-        return True
-
-    async def _stop_current(self) -> bool:
-        app = self.app
-        if app.bridge is None or app.bridge_stopped:
-            return True
-        self._stopped.clear()
-        app.status_bar.show_state(BridgeState.STOPPING)
-        app.bridge.stop()
-        try:
-            await asyncio.wait_for(self._stopped.wait(), SWITCH_GRACE)
-        except TimeoutError:
+        if not await app.end_session(SWITCH_GRACE):
             app.notify(
                 f"the Messenger did not stop within {SWITCH_GRACE:.0f} s: not switching",
                 severity="error",
             )
             return False
+        self.session.activate(name)
+        await app.begin_session(settings)
+        app.notify(f"connected with profile {printable(name)}", timeout=4)
         return True
-
-    def bridge_stopped(self) -> None:
-        """The app saw BridgeStopped: the old Messenger is gone, its events all handled."""
-        self._stopped.set()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 import stat
 import uuid
 from pathlib import Path
@@ -14,41 +12,33 @@ from textual.widgets import Input, OptionList, Static
 
 from msgr_tui.bridge import BridgeState
 from msgr_tui.cli import build_parser, prepare_startup
+from msgr_tui.messenger.subscription import SubscriptionState
 from msgr_tui.profiles import ProfileSession, read_config
 from msgr_tui.ui.app import MsgrTuiApp
+from msgr_tui.ui.screens.confirm import ConfirmScreen
 from msgr_tui.ui.screens.help import HelpScreen
 from msgr_tui.ui.screens.password_prompt import PasswordScreen
 from msgr_tui.ui.screens.profile_form import ProfileFormScreen
 from msgr_tui.ui.screens.profiles import ProfilesScreen
-from msgr_tui.ui.widgets.subscriptions import SubscriptionsPane
 from tests.certs import CertificateSet
 from tests.conftest import RabbitMQ
-from tests.ui.test_tui import type_text, until
+from tests.ui.story import Notifications, listening, main, screen_text, type_text, until
 
 SIZE = (110, 40)
 
 
-def app_for(path: Path, name: str | None, env: dict[str, str] | None = None) -> MsgrTuiApp:
+def app_for(
+    path: Path,
+    name: str | None,
+    env: dict[str, str] | None = None,
+    *,
+    start_messenger: bool = True,
+) -> MsgrTuiApp:
     session = ProfileSession(path, env=env or {})
     session.load()
     session.start(name)
     settings = session.settings(name) if name else session.default_settings()
-    return MsgrTuiApp(settings, profiles=session)
-
-
-def screen_text(app: MsgrTuiApp) -> str:
-    svg = app.export_screenshot()
-    lines = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
-    return html.unescape("".join(lines)).replace("\xa0", " ")
-
-
-async def listening(pilot: Pilot, app: MsgrTuiApp) -> str:
-    def bound() -> str | None:
-        panes = app.subscriptions
-        return next((r.connect_address for r in panes.rows if r.connect_address), None)
-
-    await until(pilot, lambda: bound() is not None, "the listener")
-    return bound() or ""
+    return MsgrTuiApp(settings, profiles=session, start_messenger=start_messenger)
 
 
 async def open_profiles(pilot: Pilot, app: MsgrTuiApp) -> ProfilesScreen:
@@ -64,7 +54,8 @@ async def highlight(pilot: Pilot, screen: ProfilesScreen, name: str) -> None:
         i for i in range(options.option_count) if options.get_option_at_index(i).id == name
     )
     options.highlighted = index
-    await pilot.pause()
+    detail = screen.query_one("#profile-detail", Static)
+    await until(pilot, lambda: f"[profiles.{name}]" in str(detail.render()), f"{name} shown")
 
 
 def fill(form: ProfileFormScreen, **values: str) -> None:
@@ -99,7 +90,8 @@ async def test_create_edit_switch_and_delete_profiles(tmp_path: Path) -> None:
     app = app_for(path, "first")
     async with app.run_test(size=SIZE) as pilot:
         await listening(pilot, app)
-        first_bridge = app.bridge
+        first = main(app)
+        first_bridge = first.bridge
         screen = await open_profiles(pilot, app)
         assert "first (connected)" in screen_text(app)
         detail = str(screen.query_one("#profile-detail", Static).render())
@@ -149,13 +141,16 @@ async def test_create_edit_switch_and_delete_profiles(tmp_path: Path) -> None:
         await highlight(pilot, screen, "second")
         await pilot.press("enter")
         await until(pilot, lambda: app.settings.profile == "second", "the switch")
-        await until(pilot, lambda: app.bridge is not first_bridge, "a new bridge")
+        # A fresh main screen for the new session; the old one is gone with its Messenger.
+        second = main(app)
+        assert second is not first
+        assert first not in app.screen_stack and not first.is_attached
         assert first_bridge is not None and first_bridge.messenger.stopped
         await listening(pilot, app)
-        assert app.bridge is not None and app.bridge.name == "second-tui"
-        assert not app.bridge_stopped
-        assert app.incoming.max_messages == 500  # the panes were rebuilt for the profile
-        rows = app.query_one(SubscriptionsPane).rows
+        assert second.bridge is not None and second.bridge.name == "second-tui"
+        assert not second.bridge_stopped
+        assert second.incoming.max_messages == 500  # the panes are built for the profile
+        rows = second.subscriptions.rows
         assert any(row.source == "amqp://127.0.0.1:1/nowhere" for row in rows)
 
         # Delete (after a confirmation).
@@ -163,13 +158,13 @@ async def test_create_edit_switch_and_delete_profiles(tmp_path: Path) -> None:
         assert "second (connected)" in screen_text(app)
         await highlight(pilot, screen, "first")
         await pilot.press("d")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
         await pilot.press("y")
         await until(pilot, lambda: "first" not in read_config(path).config.names, "deleted")
         assert read_config(path).config.names == ["second", "second-copy"]
         await pilot.press("escape")
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: app.bridge_stopped, "a clean stop")
+        await until(pilot, lambda: main(app).bridge_stopped, "a clean stop")
 
 
 async def test_tls_fields_are_checked_before_saving_naming_the_field(
@@ -177,8 +172,7 @@ async def test_tls_fields_are_checked_before_saving_naming_the_field(
 ) -> None:
     path = tmp_path / "config.toml"
     path.write_text(FIRST)
-    app = app_for(path, "first")
-    app._start_messenger = False  # this test is about the form only
+    app = app_for(path, "first", start_messenger=False)  # this test is about the form only
     async with app.run_test(size=SIZE) as pilot:
         await open_profiles(pilot, app)
         await pilot.press("n")
@@ -219,8 +213,7 @@ async def test_tls_fields_are_checked_before_saving_naming_the_field(
 async def test_the_profile_screen_has_help(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(FIRST)
-    app = app_for(path, "first")
-    app._start_messenger = False
+    app = app_for(path, "first", start_messenger=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "main help")
@@ -246,17 +239,19 @@ async def test_a_broken_config_shows_its_error_and_is_never_overwritten(tmp_path
     args = build_parser().parse_args(["--config", str(path), "--listen", "amqp://~127.0.0.1:0"])
     settings, session, notices = prepare_startup(args)  # type: ignore[misc]
     app = MsgrTuiApp(settings, profiles=session, notices=notices)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
         await listening(pilot, app)  # running on the defaults
         assert f"{path}:3: profiles.a.incoming_window" in notices[0]
         screen = await open_profiles(pilot, app)
         error = screen.query_one("#profiles-error", Static)
         assert error.display and "incoming_window" in str(error.render())
         await pilot.press("n")
-        await pilot.pause()
-        assert not isinstance(app.screen, ProfileFormScreen)
+        # The key was handled (it said why not) and no form came up for it.
+        await until(pilot, lambda: notes.saying("fix them by hand first"), "the refusal")
+        assert isinstance(app.screen, ProfilesScreen)
         await pilot.press("escape", "ctrl+q")
-        await until(pilot, lambda: app.bridge_stopped, "stopped")
+        await until(pilot, lambda: main(app).bridge_stopped, "stopped")
     assert path.read_bytes() == before
     assert not (tmp_path / "config.toml.bak").exists()
 
@@ -269,9 +264,10 @@ async def test_escape_at_the_password_prompt_does_not_connect(tmp_path: Path) ->
         await until(pilot, lambda: isinstance(app.screen, PasswordScreen), "the prompt")
         await pilot.press("escape")
         await until(
-            pilot, lambda: app.status_bar.state is BridgeState.NOT_CONNECTED, "not connected"
+            pilot, lambda: main(app).status_bar.state is BridgeState.NOT_CONNECTED, "not connected"
         )
-        assert app.bridge is None
+        assert "not connected" in screen_text(app)
+        assert main(app).bridge is None
 
 
 @pytest.mark.rabbitmq
@@ -293,13 +289,12 @@ async def test_the_password_asked_at_connect_time_logs_in_to_rabbitmq(
         await type_text(pilot, "guest")
         assert "guest" not in screen_text(app).replace("user 'guest'", "")  # masked as typed
         await pilot.press("enter")
-        rows = app.query_one(SubscriptionsPane).rows
-        await until(
-            pilot,
-            lambda: any(r.source == source and r.state == "attached" for r in rows),
-            f"attached with the typed password: {[(r.source, r.state, r.error) for r in rows]}",
-            timeout=30,
-        )
+
+        def attached() -> bool:
+            rows = main(app).subscriptions.rows  # the session's screen once connected
+            return any(r.source == source and r.state is SubscriptionState.ATTACHED for r in rows)
+
+        await until(pilot, attached, "attached with the typed password", timeout=30)
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: app.bridge_stopped, "stopped")
+        await until(pilot, lambda: main(app).bridge_stopped, "stopped")
     assert b"guest\n" not in path.read_bytes().replace(b'"guest"', b"")

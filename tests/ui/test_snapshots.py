@@ -1,37 +1,60 @@
-"""Layout snapshots of the main screen and the modal screens at 80x24 and 120x40.
+"""Layout snapshots of the main screen and the modal screens, at 80x24 and larger.
 
-The subject here is layout, so the Messenger worker is not started: the panes are
-fed the same typed bridge events the worker would send, with fixed times and
-names so the pictures are stable.
+What the pictures show comes from the real thing: the app's own Messenger in
+its worker thread, a peer Messenger sending it real messages over loopback, a
+raw AMQP peer standing for a broker (one queue attaches, the other is refused
+with amqp:not-found), a host that refuses connections, and the user's keys
+(accept, reject, release, send from Compose). Only what would differ from run
+to run is pinned:
+
+* the wall clock as the bridge reads it (``time.time``: each reading one second
+  after the previous, from a fixed instant) and the time zone (UTC);
+* names (the app's container-id, the peer's);
+* ports: every one is ephemeral, as everywhere in the tests. Messages go to
+  names (``demo.internal``, ``broker.internal``) that routes map to the real
+  ports, as a profile's routes would; the app's own listening address, which
+  the picture must show, is shown with its port as 49152 (the same width:
+  ephemeral ports always have five digits).
+
+Rates in the status bar are shown once a whole second passed without traffic
+(0/s), and the toasts of the failures staged here are dismissed before the
+picture: layout is the subject, and each toast is checked elsewhere.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
-from msgr_tui.bridge import (
-    IncomingDecided,
-    ListenerBound,
-    MessageArrived,
-    MessageQueued,
-    Stats,
-    SubscriptionChanged,
-    TrackerUpdated,
-)
+import msgr_tui.bridge.worker as bridge_worker
 from msgr_tui.messenger import ABORTED, ACCEPTED, PENDING, REJECTED, RELEASED, Message
-from msgr_tui.messenger.failures import Condition, Failure
-from msgr_tui.messenger.snapshot import MessageSnapshot
+from msgr_tui.messenger.status import Status
 from msgr_tui.messenger.subscription import SubscriptionState
 from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
-from msgr_tui.ui.messages import BridgeBatch
+from msgr_tui.ui.screens.detail import DetailScreen
+from msgr_tui.ui.screens.help import HelpScreen
+from tests.peers import RawPeer, refuse_names_starting_with
+from tests.ui.story import SendingPeer, until
 
-BASE_TIME = 1_790_000_000.0  # a fixed instant, shown in UTC
+BASE_TIME = 1_790_000_000.0  # a fixed instant (14:13:20 UTC)
+# What the pictures show for the app's ephemeral port (five digits, as it has).
+SHOWN_PORT = "49152"
+# The app's own listener, by name: the peer's and the app's routes lead there.
+DEMO = "amqp://demo.internal"
+BROKER = "amqp://broker.internal"
+GONE = "amqp://gone.internal/orders"  # routed to a port where nothing listens
+# The second message leaves a window of 7 when the ninth arrives: auto-accepted.
+WINDOW = 7
 
 
 @pytest.fixture(autouse=True)
@@ -47,100 +70,229 @@ def utc_clock() -> Iterator[None]:
     time.tzset()
 
 
-def received(**fields: object) -> MessageSnapshot:
-    """What the bridge captures of a message with these fields, once it crossed the wire."""
-    wire = Message(**fields).encode()
-    message = Message()
-    message.decode(wire)
-    return MessageSnapshot.of(message)
+class TickingClock:
+    """``time.time`` for the bridge: each reading one second after the previous one.
+
+    The bridge reads it once per message taken and once per message put, so
+    a story told in a fixed order shows the same times every run.
+    """
+
+    def __init__(self, start: float) -> None:
+        self._now = start
+
+    def time(self) -> float:
+        self._now += 1
+        return self._now
 
 
-def demo_events() -> list[object]:
-    listen = "amqp://127.0.0.1:5672"
-    bodies = [
-        ("order.created", '{"order": 1042, "total": 99.5}', ACCEPTED, False),
-        ("order.created", '{"order": 1043, "total": 12.0}', ACCEPTED, True),
-        ("invoice", "Invoice 77 for ACME Corp", REJECTED, False),
-        ("ping", "ping from ops", RELEASED, False),
-        ("order.cancelled", '{"order": 1041}', PENDING, False),
-        ("escape test", "\x1b[2Jnot a terminal command", PENDING, False),
-    ]
-    missing = "amqp://broker.internal//amq/queue/missing"
-    not_found = Condition("amqp:not-found", "no queue 'missing' in vhost '/'")
-    events: list[object] = [
-        ListenerBound("amqp://~127.0.0.1:5672", "amqp://~127.0.0.1:5672", listen),
-        SubscriptionChanged("amqp://~127.0.0.1:5672", SubscriptionState.LISTENING, None, listen),
-        SubscriptionChanged("amqp://broker.internal/orders", SubscriptionState.ATTACHED),
-        SubscriptionChanged(
-            missing, SubscriptionState.FAILED, Failure(missing, str(not_found), not_found)
-        ),
-    ]
-    for seq, (subject, body, state, automatic) in enumerate(bodies, start=1):
-        tracker = (1 << 62) | seq
-        message = received(
-            address=f"{listen}/orders", subject=subject, body=body, properties={"tenant": "acme"}
+@dataclass
+class Demo:
+    """The world of one snapshot: a broker, a peer, the clock, and the listening port."""
+
+    broker: RawPeer
+    peer: SendingPeer
+    port: int  # the app listens there
+
+    def settings(self, theme: str | None = None) -> Settings:
+        return Settings(
+            messenger_name="demo",
+            listen=(f"amqp://~127.0.0.1:{self.port}",),
+            subscribe=(f"{BROKER}/orders", f"{BROKER}//amq/queue/missing"),
+            routes=(
+                (f"{BROKER}/*", f"amqp://127.0.0.1:{self.broker.port}/$1"),
+                ("amqp://gone.internal/*", "amqp://127.0.0.1:1/$1"),
+                (f"{DEMO}/*", f"amqp://127.0.0.1:{self.port}/$1"),
+            ),
+            compose_address=f"{DEMO}/orders",
+            incoming_window=WINDOW,
+            retry=False,
+            theme=theme,
         )
-        events.append(MessageArrived(seq, tracker, BASE_TIME + seq, message))
-        if state is not PENDING:
-            events.append(IncomingDecided(tracker, state, automatic))
-    for tracker, (subject, status) in enumerate(
-        [("hello", ACCEPTED), ("bad", REJECTED), ("later", PENDING), ("lost", ABORTED)]
-    ):
-        events.append(MessageQueued(tracker, tracker + 1, f"{listen}/orders", subject, BASE_TIME))
-        if status is not PENDING:
-            events.append(TrackerUpdated(tracker, status))
-    events.append(Stats("demo", 2, 6, 4, 3.0, 2.0))
-    return events
 
 
-def snapshot_app() -> MsgrTuiApp:
-    settings = Settings(messenger_name="demo", compose_address="amqp://127.0.0.1:5672/orders")
-    return MsgrTuiApp(settings, start_messenger=False)
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
+    clock = TickingClock(BASE_TIME)
+    # Only the wall clock is pinned: the bridge's batching runs on the real monotonic one.
+    monkeypatch.setattr(
+        bridge_worker, "time", SimpleNamespace(time=clock.time, monotonic=time.monotonic)
+    )
+    port = ephemeral_port()
+    peer = SendingPeer("demo-peer")
+    peer.messenger.route(f"{DEMO}/*", f"amqp://127.0.0.1:{port}/$1")
+    with RawPeer(refuse_names_starting_with("/amq")) as broker, peer:
+        yield Demo(broker, peer, port)
 
 
-async def show_demo(pilot: Pilot) -> None:
+def ephemeral_port() -> int:
+    """A port the system picks from its ephemeral range, free for the app to listen on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PEER_MESSAGES = [
+    ("order.created", '{"order": 1042, "total": 99.5}'),
+    ("order.created", '{"order": 1043, "total": 12.0}'),
+    ("invoice", "Invoice 77 for ACME Corp"),
+    ("ping", "ping from ops"),
+    ("order.cancelled", '{"order": 1041}'),
+    ("escape test", "\x1b[2Jnot a terminal command"),
+]
+
+
+async def show_demo(pilot: Pilot, demo: Demo) -> None:
+    """A session as a user would have it, told in an order that never varies."""
     app = pilot.app
-    app.post_message(BridgeBatch(demo_events()))  # type: ignore[arg-type]
-    await pilot.pause()
-    await pilot.press("3", "up", "up")
-    await pilot.pause()
+    assert isinstance(app, MsgrTuiApp)
+    screen = app.main_screen
+    incoming, outgoing, bar = screen.incoming, screen.outgoing, screen.status_bar
+    peer = demo.peer
 
+    def states() -> list[SubscriptionState]:
+        return [row.state for row in screen.subscriptions.rows]
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-def test_main_screen_layout(snap_compare, size: tuple[int, int]) -> None:
-    assert snap_compare(snapshot_app(), terminal_size=size, run_before=show_demo)
+    settled = [SubscriptionState.LISTENING, SubscriptionState.ATTACHED, SubscriptionState.FAILED]
+    await until(pilot, lambda: states() == settled, "the listener and the broker's two queues")
+    compose = screen.compose_pane
+    address, subject = compose.query_one("#address", Input), compose.query_one("#subject", Input)
 
+    async def from_peer(count: int) -> None:
+        for subject, body in PEER_MESSAGES[len(incoming.rows) : count]:
+            message = Message(address=f"{DEMO}/orders", subject=subject, body=body)
+            message.properties = {"tenant": "acme"}
+            peer.send(message)
+        await until(pilot, lambda: len(incoming.rows) == count, f"{count} messages")
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-def test_detail_view_layout(snap_compare, size: tuple[int, int]) -> None:
-    async def open_detail(pilot: Pilot) -> None:
-        await show_demo(pilot)
-        await pilot.press("home", "enter")
-        await pilot.pause()
+    # The first order comes in and is accepted at once; five more follow.
+    await from_peer(1)
+    await pilot.press("3", "a")
+    await until(pilot, lambda: incoming.rows[0].state is ACCEPTED, "the first accepted")
+    await from_peer(6)
 
-    assert snap_compare(snapshot_app(), terminal_size=size, run_before=open_detail)
-
-
-def test_help_layout(snap_compare) -> None:
-    async def open_help(pilot: Pilot) -> None:
-        await pilot.press("f1")
-        await pilot.pause()
-
-    assert snap_compare(snapshot_app(), terminal_size=(80, 24), run_before=open_help)
-
-
-def test_compose_error_layout(snap_compare) -> None:
-    async def bad_send(pilot: Pilot) -> None:
-        await show_demo(pilot)
-        app = pilot.app
-        app.query_one("#address").value = "amqp://host:notaport/q"  # type: ignore[attr-defined]
+    # The user sends three messages to their own listener, one to a host that is gone.
+    for number, title in enumerate(("hello", "bad", "later"), start=7):
+        subject.value = title
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await until(pilot, lambda n=number: len(incoming.rows) == n, f"{title} received")
+    address.value, subject.value = GONE, "lost"
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: len(outgoing.rows) == 4, "the fourth tracker")
+    await until(pilot, lambda: outgoing.rows[3].status is ABORTED, "lost aborted")
+    address.value, subject.value = f"{DEMO}/orders", ""
 
-    assert snap_compare(snapshot_app(), terminal_size=(80, 24), run_before=bad_send)
+    # Nine pending is two over the window: the second message was accepted for the user.
+    await until(pilot, lambda: incoming.rows[1].automatic, "the second auto-accepted")
+    # Reject the invoice, release the ping, accept "hello", reject "bad"; "later" waits.
+    await pilot.press("3", "home", "down", "down", "r", "down", "l")
+    await pilot.press("down", "down", "down", "a", "down", "r")
+    expected_in: list[Status] = [ACCEPTED, ACCEPTED, REJECTED, RELEASED, PENDING, PENDING]
+    expected_in += [ACCEPTED, REJECTED, PENDING]
+    expected_out = [ACCEPTED, REJECTED, PENDING, ABORTED]
+    await until(
+        pilot,
+        lambda: (
+            [row.state for row in incoming.rows] == expected_in
+            and [row.status for row in outgoing.rows] == expected_out
+        ),
+        "every decision made and answered",
+    )
+    # A whole second without traffic: the rates read 0/s.
+    await until(
+        pilot,
+        lambda: (
+            (stats := bar.stats) is not None
+            and (stats.received, stats.sent, stats.in_rate, stats.out_rate) == (9, 4, 0, 0)
+        ),
+        "the status bar at rest",
+    )
+    app.clear_notifications()
+    await pilot.press("up", "up")
 
 
-def test_light_theme_layout(snap_compare) -> None:
-    settings = Settings(messenger_name="demo", theme="msgr-light")
-    app = MsgrTuiApp(settings, start_messenger=False)
-    assert snap_compare(app, terminal_size=(100, 30), run_before=show_demo)
+def pictured(app: MsgrTuiApp, demo_port: int) -> MsgrTuiApp:
+    """``app``, its screenshots taken with its listening port shown as SHOWN_PORT.
+
+    Same width, so nothing moves; a port cut short by the layout would leave
+    its digits behind, and that fails the test rather than the comparison.
+    """
+    export = app.export_screenshot
+
+    def export_screenshot(**options: object) -> str:
+        svg = export(**options)  # type: ignore[arg-type]
+        port = str(demo_port)
+        assert len(port) == len(SHOWN_PORT), port
+        masked = re.sub(rf":{port}\b", f":{SHOWN_PORT}", svg)
+        cut = re.search(rf"0\.0\.1:(?!{SHOWN_PORT})\d*", masked)
+        assert cut is None, f"a loopback port shown cut short or unmasked: {cut and cut[0]}"
+        return masked
+
+    app.export_screenshot = export_screenshot  # type: ignore[method-assign]
+    return app
+
+
+def shutdown(app: MsgrTuiApp) -> None:
+    """After the picture: the app's Messenger closed its connections and its port cleanly."""
+    bridge = app.main_screen.bridge
+    assert bridge is not None and bridge.messenger.stopped
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_main_screen_layout(snap_compare, demo: Demo, size: tuple[int, int]) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def run_before(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+    shutdown(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_detail_view_layout(snap_compare, demo: Demo, size: tuple[int, int]) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def open_detail(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail view")
+
+    assert snap_compare(app, terminal_size=size, run_before=open_detail)
+    shutdown(app)
+
+
+def test_help_layout(snap_compare, demo: Demo) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def open_help(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
+    shutdown(app)
+
+
+def test_compose_error_layout(snap_compare, demo: Demo) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def bad_send(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+        compose = app.main_screen.compose_pane
+        compose.query_one("#address", Input).value = "amqp://host:notaport/q"
+        await pilot.press("ctrl+s")
+        error = compose.query_one("#compose-error")
+        await until(pilot, lambda: error.display, "the bridge refusing the draft")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=bad_send)
+    shutdown(app)
+
+
+def test_light_theme_layout(snap_compare, demo: Demo) -> None:
+    app = pictured(MsgrTuiApp(demo.settings(theme="msgr-light")), demo.port)
+
+    async def run_before(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    shutdown(app)

@@ -1,1 +1,2 @@
-"""Modal screens: help, message details, profiles, password prompt."""
+"""Screens: the main one (one session's panes), and the modal ones (help, message
+details, profiles, password prompt)."""

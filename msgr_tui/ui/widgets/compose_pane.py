@@ -1,4 +1,11 @@
-"""The Compose pane: write a message and send it with ctrl+s."""
+"""The Compose pane: write a message and send it with ctrl+s.
+
+The pane does not build the Message: the bridge's worker does, once, from
+the Draft (``drafts.build_message``), and answers ``PutFailed(draft_id,
+error, field)`` for a draft it refuses, which the pane shows inline. One
+builder means the checks cannot drift apart, and a 16 MiB body is not
+encoded twice, once of them on the UI's event loop.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from ...bridge import Put
-from ...drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message
+from ...drafts import BODY_JSON, BODY_TEXT, Draft
 from ...formatting import printable
 from ..messages import CommandRequested
 
@@ -38,19 +45,20 @@ class ComposePane(VerticalScroll, can_focus=True):
         "Write a message and press `ctrl+s` to send it. The body is text, or JSON "
         "(checked before sending, sent as a string with content type application/json). "
         "Application properties are `key=value` lines; numbers, true/false and null keep "
-        "their type. `~` in reply-to stands for this Messenger's name. Up/down in the "
-        "address field recalls recently used addresses."
+        "their type. `~` in reply-to stands for this Messenger's name. Typing in the "
+        "address field suggests the addresses recently sent to; `right` at the end of "
+        "the field takes the suggestion."
     )
 
     BINDINGS: ClassVar[list[BindingType]] = []
 
+    # Draft ids are unique in the process: the bridge names a refused draft by its id.
     _ids = itertools.count(1)
 
     def __init__(self, *, address: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
         self._initial_address = address
         self.recent: list[str] = []
-        self.last_draft_id = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compose-error")
@@ -108,19 +116,14 @@ class ComposePane(VerticalScroll, can_focus=True):
             properties=self.query_one("#properties", TextArea).text,
         )
 
-    def submit(self) -> bool:
-        """Validate and hand the draft to the bridge; returns False and shows why if invalid."""
-        draft = self.draft()
-        try:
-            build_message(draft)
-        except DraftError as error:
-            self.show_error(str(error), error.field)
-            return False
+    def submit(self) -> None:
+        """Hand the draft to the bridge, which sends it or says which field is wrong."""
         self.clear_error()
-        self.last_draft_id = next(self._ids)
-        self._remember(draft.address.strip())
-        self.post_message(CommandRequested(Put(draft, self.last_draft_id)))
-        return True
+        self.post_message(CommandRequested(Put(self.draft(), next(self._ids))))
+
+    def sent(self, address: str) -> None:
+        """The bridge put a draft to ``address``: one to suggest again."""
+        self._remember(address)
 
     def show_error(self, text: str, field: str | None = None) -> None:
         error = self.query_one("#compose-error", Static)

@@ -97,7 +97,6 @@ class IncomingPane(Vertical, can_focus=False):
         self._by_tracker: dict[int, IncomingRow] = {}
         self._filter = ""
         self._view: list[IncomingRow] = self.rows
-        self.dropped_pending = 0
         # Rows still waiting for a decision (kept as a count: a flood adds rows per frame).
         self.pending = 0
         # Every message ever shown, including rows since dropped by max_messages.
@@ -181,7 +180,6 @@ class IncomingPane(Vertical, can_focus=False):
             dropped, keep = keep[:excess], keep[excess:]
             for row in dropped:
                 self._by_tracker.pop(row.arrival.tracker, None)
-            self.dropped_pending += len(dropped)
             self.pending -= len(dropped)
             self.notify(
                 f"{len(dropped)} pending messages were dropped from the view (max_messages="

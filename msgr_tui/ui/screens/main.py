@@ -1,0 +1,311 @@
+"""The main screen: one session, its four panes around one Messenger in a worker thread.
+
+A screen is one session. It owns the bridge it starts, the events of that
+bridge come back to it alone, and it never restarts: another profile gets a
+fresh MainScreen (the app swaps screens), so nothing of the previous session
+(rows, a late event of the old Messenger) can reach the new panes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, TextArea
+from textual.worker import Worker, WorkerState
+
+from ...bridge import (
+    BridgeEvent,
+    BridgeState,
+    BridgeStopped,
+    Command,
+    ConnectionChanged,
+    ConnectionPhase,
+    IncomingDecided,
+    ListenerBound,
+    MessageArrived,
+    MessageQueued,
+    MessengerBridge,
+    Notice,
+    PutFailed,
+    RetryScheduled,
+    Stats,
+    SubscriptionChanged,
+    TrackerUpdated,
+)
+from ...formatting import printable
+from ...settings import Settings
+from ..messages import BridgeBatch, CommandRequested, SessionEnded
+from ..widgets.compose_pane import ComposePane
+from ..widgets.incoming import IncomingPane
+from ..widgets.outgoing import OutgoingPane, OutgoingRow
+from ..widgets.status_bar import StatusBar
+from ..widgets.subscriptions import SubscriptionsPane
+from ..widgets.virtual_table import VirtualTable
+from .detail import DetailScreen
+
+PANES = ("subscriptions", "compose", "incoming", "outgoing")
+
+
+class MainScreen(Screen[None]):
+    """Subscriptions, Compose, Incoming and Outgoing for one Messenger session."""
+
+    # The ids keep their "app." prefix: these keys lived on the App before the
+    # main screen had its own class, and users' [keymap] tables name them so.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Priority: ctrl+s must send even from a TextArea. Only this screen's
+        # bindings are live while it is on top, so a modal form (the profile
+        # editor) keeps ctrl+s for itself.
+        Binding("ctrl+s", "send", "Send", priority=True, id="app.send"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="app.leave_field"),
+        Binding("1", "focus_pane('subscriptions')", "Subs", show=False, id="app.focus_1"),
+        Binding("2", "focus_pane('compose')", "Compose", show=False, id="app.focus_2"),
+        Binding("3", "focus_pane('incoming')", "Incoming", show=False, id="app.focus_3"),
+        Binding("4", "focus_pane('outgoing')", "Outgoing", show=False, id="app.focus_4"),
+    ]
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.bridge: MessengerBridge | None = None
+        self.bridge_stopped = False
+        self._ended = asyncio.Event()
+        max_messages = settings.max_messages
+        # Built here, not in compose(): the session handles events through
+        # them, and they exist (typed) before the screen is mounted.
+        self.subscriptions = SubscriptionsPane(id="subscriptions")
+        self.compose_pane = ComposePane(address=settings.compose_address or "", id="compose")
+        self.incoming = IncomingPane(max_messages=max_messages, id="incoming")
+        self.outgoing = OutgoingPane(max_messages=max_messages, id="outgoing")
+        self.status_bar = StatusBar(id="status")
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            SubscriptionChanged: self._subscription_changed,
+            ListenerBound: self._listener_bound,
+            Stats: self.status_bar.show_stats,
+            Notice: self._notice,
+            PutFailed: self._put_failed,
+            ConnectionChanged: self._connection_changed,
+            RetryScheduled: self._retry_scheduled,
+            BridgeStopped: self._bridge_stopped,
+        }
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield self.subscriptions
+                yield self.compose_pane
+            with Vertical(id="right"):
+                yield self.incoming
+                yield self.outgoing
+        yield self.status_bar
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.incoming.table.focus()
+
+    # -------------------------------------------------------------- session
+
+    @property
+    def started(self) -> bool:
+        """Whether this session's Messenger was ever started (a screen starts one once)."""
+        return self.bridge is not None
+
+    @property
+    def running(self) -> bool:
+        return self.bridge is not None and not self.bridge_stopped
+
+    def connect(self) -> None:
+        """Start this session's Messenger in a worker thread."""
+        if self.bridge is not None:
+            raise RuntimeError("a main screen runs one session; make a new one to reconnect")
+        self.bridge = MessengerBridge(self.settings, self._emit_from_thread)
+        self.status_bar.show_state(BridgeState.STARTING)
+        self._run_bridge(self.bridge)
+
+    def not_connected(self) -> None:
+        """No Messenger for this session (a password was not given): say so."""
+        self.status_bar.show_state(BridgeState.NOT_CONNECTED)
+
+    def stop(self) -> None:
+        """Ask the Messenger to close its connections and stop (SessionEnded follows)."""
+        if self.bridge is not None and not self.bridge_stopped:
+            self.status_bar.show_state(BridgeState.STOPPING)
+            self.bridge.stop()
+
+    async def stop_and_wait(self, timeout: float) -> bool:
+        """Stop the Messenger; True once it has stopped, False if it did not within ``timeout``."""
+        if not self.running:
+            return True
+        self.stop()
+        try:
+            await asyncio.wait_for(self._ended.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def on_unmount(self) -> None:
+        # However the screen goes (the app ends, a crash, a test), the worker
+        # thread must not outlive it: the interpreter would wait for it forever.
+        self.stop()
+
+    def _emit_from_thread(self, events: list[BridgeEvent]) -> None:
+        # post_message is thread-safe; one message per batch keeps floods cheap.
+        self.post_message(BridgeBatch(events))
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="messenger", description="Messenger"
+    )
+    def _run_bridge(self, bridge: MessengerBridge) -> None:
+        bridge.run()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "messenger" and event.state is WorkerState.ERROR:
+            self.notify(f"the Messenger worker failed: {event.worker.error}", severity="error")
+
+    def submit(self, command: Command) -> None:
+        if self.bridge is None or self.bridge_stopped:
+            self.notify("the Messenger is not running", severity="error")
+            return
+        self.bridge.submit(command)
+
+    @on(CommandRequested)
+    def _command_requested(self, event: CommandRequested) -> None:
+        event.stop()
+        self.submit(event.command)
+
+    # --------------------------------------------------------------- events
+
+    @on(BridgeBatch)
+    def _bridge_batch(self, batch: BridgeBatch) -> None:
+        incoming = self.incoming
+        outgoing = self.outgoing
+        arrived: list[MessageArrived] = []
+        # Applied after the arrivals of the batch: a decision always follows
+        # its message's arrival, and adding rows once per batch (not once per
+        # decision) keeps a flood at one table update per frame.
+        decided: list[IncomingDecided] = []
+        outgoing_changed = False
+        others = False
+        for event in batch.events:
+            kind = type(event)
+            if kind is MessageArrived:
+                arrived.append(event)
+            elif kind is IncomingDecided:
+                decided.append(event)
+            elif kind is MessageQueued:
+                outgoing.add(OutgoingRow(event.tracker, event.at, event.address, event.subject))
+                self.compose_pane.sent(event.address)
+                outgoing_changed = True
+            elif kind is TrackerUpdated:
+                outgoing.set_status(event.tracker, event.status)
+                outgoing_changed = True
+            else:
+                self._handlers[kind](event)
+                others = True
+        if arrived:
+            incoming.add_messages(arrived)
+        for decision in decided:
+            incoming.set_state(decision.tracker, decision.outcome, decision.automatic)
+        if decided:
+            incoming.states_changed()
+        if outgoing_changed:
+            outgoing.changed()
+        if others and not self.bridge_stopped:
+            self.status_bar.show_state(BridgeState.RUNNING)
+
+    def _subscription_changed(self, event: SubscriptionChanged) -> None:
+        self.subscriptions.update_source(
+            event.source, event.state, event.failure, event.connect_address
+        )
+
+    def _listener_bound(self, event: ListenerBound) -> None:
+        self.status_bar.show_listening(event.connect_address)
+        if event.note:
+            self.notify(printable(event.note), severity="warning", timeout=10)
+        if self.settings.compose_address is None:
+            self.compose_pane.set_address(event.connect_address)
+
+    def _notice(self, event: Notice) -> None:
+        self.notify(printable(event.text), severity=event.severity.value, timeout=10)
+
+    def _put_failed(self, event: PutFailed) -> None:
+        self.compose_pane.show_error(event.error, event.field)
+
+    def _connection_changed(self, event: ConnectionChanged) -> None:
+        # A failure is told once, by the bridge's Notice (or by the retry).
+        if event.phase is ConnectionPhase.OPEN:
+            self.status_bar.connected(event.label)
+
+    def _retry_scheduled(self, event: RetryScheduled) -> None:
+        if event.attempt == 1:
+            self.notify(
+                printable(
+                    f"{event.label}: {event.reason or 'connection lost'}; retrying "
+                    f"({event.messages} messages, {event.subscriptions} subscriptions wait)"
+                ),
+                severity="warning",
+                timeout=10,
+            )
+        self.status_bar.show_retry(event)
+
+    def _bridge_stopped(self, event: BridgeStopped) -> None:
+        self.bridge_stopped = True
+        self.status_bar.show_state(BridgeState.STOPPED)
+        if event.error:
+            self.notify(f"the Messenger stopped: {printable(event.error)}", severity="error")
+        self._ended.set()
+        self.post_message(SessionEnded())
+
+    @on(IncomingPane.DetailsRequested)
+    def _details(self, event: IncomingPane.DetailsRequested) -> None:
+        self.app.push_screen(DetailScreen(event.arrival, event.state))
+
+    # -------------------------------------------------------------- actions
+
+    def action_send(self) -> None:
+        self.compose_pane.submit()
+
+    def action_focus_pane(self, pane: str) -> None:
+        targets: dict[str, Callable[[], Widget]] = {
+            "subscriptions": lambda: self.subscriptions.table,
+            "compose": lambda: self.compose_pane.query_one("#address", Input),
+            "incoming": lambda: self.incoming.table,
+            "outgoing": lambda: self.outgoing.table,
+        }
+        targets[pane]().focus()
+
+    def action_leave_field(self) -> None:
+        focused = self.focused
+        if isinstance(focused, (Input, TextArea)):
+            pane = focused.parent
+            while pane is not None and not isinstance(
+                pane, (ComposePane, SubscriptionsPane, IncomingPane)
+            ):
+                pane = pane.parent
+            if isinstance(pane, ComposePane):
+                pane.focus()
+            elif pane is not None:
+                pane.query_one(VirtualTable).focus()
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        """This screen's entries in the command palette (the app adds them when it is on top)."""
+        yield SystemCommand("Send message", "Send the message in Compose", self.action_send)
+        yield SystemCommand(
+            "Accept all pending",
+            "Accept every pending incoming message",
+            self.incoming.action_accept_all,
+        )
+        for number, pane in enumerate(PANES, 1):
+            yield SystemCommand(
+                f"Focus {pane}",
+                f"Move to the {pane} pane (key {number})",
+                lambda pane=pane: self.action_focus_pane(pane),
+            )
