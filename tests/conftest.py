@@ -45,6 +45,34 @@ class RabbitMQ:
 
 
 BROKER_SCRIPT = ROOT / "tests" / "brokers" / "rabbitmq.sh"
+SKIP_BROKER = "MSGR_TUI_SKIP_BROKER"
+SKIP_REASON = f"{SKIP_BROKER}=1: RabbitMQ tests skipped on request"
+
+
+def _skipping_the_broker() -> bool:
+    return os.environ.get(SKIP_BROKER) == "1" and os.environ.get("CI") != "true"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _skipping_the_broker():
+        return f"{SKIP_BROKER}=1: every test that needs RabbitMQ will be SKIPPED"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly, and with a count, that broker tests were skipped on request."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if SKIP_BROKER in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!",
+            f"{len(skipped)} RabbitMQ tests SKIPPED on request ({SKIP_BROKER}=1)",
+            red=True,
+            bold=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +83,8 @@ def rabbitmq() -> Iterator[RabbitMQ]:
     skip broker tests on a machine where the broker cannot be installed; CI
     never sets it, so a broker that fails to start fails the run.
     """
-    if os.environ.get("MSGR_TUI_SKIP_BROKER") == "1" and os.environ.get("CI") != "true":
-        pytest.skip("MSGR_TUI_SKIP_BROKER=1: RabbitMQ tests skipped on request")
+    if _skipping_the_broker():
+        pytest.skip(SKIP_REASON)
     was_running = (
         subprocess.run([str(BROKER_SCRIPT), "status"], capture_output=True, timeout=60).returncode
         == 0

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,22 @@ from tests.helpers import DEADLINE
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A message as a raw peer saw it: the link's target, the message's address, its body."""
+
+    target: str | None
+    address: str | None
+    body: Any
+
+
 class PeerBehaviour(Handler):
     """Server-side AMQP handshake done by hand, with hooks to misbehave.
 
     By default it opens whatever the client opens, grants credit to links it
-    receives on, accepts every message and records its body. ``decide(link)``
-    may return an action for each link the client attaches:
+    receives on, accepts every message and records its body (``received``)
+    and, with the link's target and the message's address, in ``deliveries``.
+    ``decide(link)`` may return an action for each link the client attaches:
     ``"refuse"`` (close the link with ``amqp:not-found``), ``"end-session"``,
     ``"close-connection"`` or None (welcome).
     """
@@ -44,6 +55,7 @@ class PeerBehaviour(Handler):
         self.feed = list(feed or [])  # bodies to send on links the client receives on
         self.connections: list[Any] = []
         self.received: list[Any] = []
+        self.deliveries: list[Delivery] = []
         self.acceptor: Any = None
         self.injector: EventInjector | None = None
 
@@ -90,6 +102,8 @@ class PeerBehaviour(Handler):
         link = event.link
         while link.is_sender and link.credit > 0 and self.feed:
             link.send(ProtonMessage(body=self.feed.pop(0)))
+        if link.is_sender and link.drain_mode:
+            link.drained()  # nothing more to send: the credit goes back, as a sender must
 
     def on_delivery(self, event: Any) -> None:
         delivery = event.delivery
@@ -98,6 +112,9 @@ class PeerBehaviour(Handler):
             message = ProtonMessage()
             message.decode(link.recv(delivery.pending))
             link.advance()
+            self.deliveries.append(
+                Delivery(link.remote_target.address, message.address, message.body)
+            )
             self.received.append(message.body)
             delivery.update(delivery.ACCEPTED)
             delivery.settle()

@@ -58,9 +58,6 @@ def detached(value: Any) -> Any:
     return value
 
 
-# The name the tests knew it by.
-owned = detached
-
 _CONTAINERS = (memoryview, dict, list, tuple, Described, Array)
 _NESTED = frozenset(_CONTAINERS)
 

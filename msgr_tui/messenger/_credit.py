@@ -11,6 +11,10 @@ The rules are the original Messenger's:
   credit comes back and can be shared again.
 * A link that falls under 20 % of its share is topped up when credit is left
   and nobody waits; a closed link's unused credit returns to the pool.
+
+A link we close (unsubscribe) gets no more credit at once, but what it has
+returns to the pool only once the peer has closed it too: until then the
+messages the peer sent on that credit still arrive, and they count.
 """
 
 from __future__ import annotations
@@ -61,15 +65,37 @@ class CreditScheduler:
         link.credit_managed = True
         self.blocked.append(link)
 
+    def close_link(self, link: Link) -> None:
+        """We are closing a receiver link: it gets no more credit, and no share.
+
+        Its credit stays counted as given: the peer may have used it already
+        (messages on the wire), and those messages still arrive. What is left
+        comes back in :meth:`remove_link`, once the peer has closed the link.
+        """
+        if not link.credit_managed or link.credit_closing:
+            return
+        link.credit_closing = True
+        self._stop_sharing(link)
+
     def remove_link(self, link: Link) -> None:
         """A receiver link closed: forget it and take back what it did not use.
 
-        Messages already in flight on it still arrive afterwards; they are not
-        counted again (see :meth:`on_message`).
+        Nothing arrives on it any more (the peer closed it too, or the
+        connection is gone).
         """
         if not link.credit_managed:
             return
         link.credit_managed = False
+        if link.credit_closing:
+            link.credit_closing = False
+        else:
+            self._stop_sharing(link)
+        unused = max(_pn.link_credit(link.impl), 0)
+        self.distributed -= unused
+        if not self.auto:
+            self.credit += unused
+
+    def _stop_sharing(self, link: Link) -> None:
         if link in self.blocked:
             self.blocked.remove(link)
         elif link in self.credited:
@@ -78,10 +104,6 @@ class CreditScheduler:
         if _pn.link_get_drain(link.impl):
             _pn.link_set_drain(link.impl, False)
             self.draining -= 1
-        unused = max(_pn.link_credit(link.impl), 0)
-        self.distributed -= unused
-        if not self.auto:
-            self.credit += unused
 
     def flow(self, now: int, incoming: int) -> bool:
         """Hand out credit to waiting links; start drains when they wait too long.
@@ -128,6 +150,8 @@ class CreditScheduler:
         if not link.credit_managed:
             return
         self.distributed -= 1
+        if link.credit_closing:
+            return
         impl = link.impl
         credit = _pn.link_credit(impl)
         if self.credit > 0 and not self.blocked:
@@ -149,7 +173,7 @@ class CreditScheduler:
 
     def on_flow(self, link: Link) -> None:
         """The peer answered a drain: take the credit it gave back."""
-        if not link.credit_managed:
+        if not link.credit_managed or link.credit_closing:
             return
         impl = link.impl
         if _pn.link_get_drain(impl) and not _pn.link_draining(impl):

@@ -20,6 +20,7 @@ class Link:
         "address",
         "closed",
         "conn",
+        "credit_closing",
         "credit_managed",
         "failure",
         "impl",
@@ -56,8 +57,10 @@ class Link:
         # Receiver side: bytes of a delivery still arriving in several frames.
         self.partial: bytearray | None = None
         self.subscription: Subscription | None = None
-        # Receiver side: counted by the credit scheduler (False once removed).
+        # Receiver side: counted by the credit scheduler (False once removed),
+        # and closed by us but not yet by the peer (its credit may still be used).
         self.credit_managed = False
+        self.credit_closing = False
 
     @classmethod
     def parked(cls, address: str | None) -> Link:

@@ -113,7 +113,8 @@ class Subscriptions:
         link = self._links.pop(key, None)
         if link is not None and not link.closed:
             _pn.link_close(link.impl)
-            self.credit.remove_link(link)
+            # Its credit comes back once the peer has closed it too (on_link_closed).
+            self.credit.close_link(link)
             self.driver.flush(link.conn)
 
     def close_listener(self, listener: Listener) -> None:

@@ -3,7 +3,11 @@
 A pattern must match the whole address. ``%`` matches a run of characters
 without ``/``, ``*`` any run; every other character matches itself. Like
 Proton's original matcher, wildcards are greedy. In the replacement ``$1``,
-``$2`` ... stand for the runs matched by the wildcards, in order.
+``$2`` ... stand for the runs matched by the wildcards, in order; as in the
+original, ``$0`` (or a ``$`` followed by no digit) is the whole address,
+``$$`` is one ``$``, and a number past the last wildcard stands for nothing.
+:func:`rule_problem` names that last case for front ends that would rather
+refuse it (the profiles do).
 
 Matching takes time proportional to pattern length times address length,
 whatever the pattern: a backtracking matcher (a regex of ``(.*)`` groups, or
@@ -20,9 +24,10 @@ from typing import Literal
 from .address import split_scheme
 from .errors import MessengerException
 
-__all__ = ["Rule", "RuleList", "default_rewrite"]
+__all__ = ["Rule", "RuleList", "default_rewrite", "rule_problem"]
 
-_GROUP_REF = re.compile(r"\$(\d+)")
+# "$$", or "$" and its digits (none: group 0, the whole address).
+_SUBSTITUTION = re.compile(r"\$(\$|\d*)")
 
 
 Token = tuple[Literal["text", "%", "*"], str]
@@ -60,17 +65,6 @@ class Rule:
                 tokens[-1] = ("text", tokens[-1][1] + ch)
             else:
                 tokens.append(("text", ch))
-        if replacement is not None:
-            for ref in _GROUP_REF.finditer(replacement):
-                index = int(ref.group(1))
-                if index < 1 or index > groups:
-                    raise MessengerException(
-                        f"replacement {replacement!r} refers to ${index}, but pattern "
-                        f"{pattern!r} has {groups} wildcard(s) (% or *); use $1..${groups}"
-                        if groups
-                        else f"replacement {replacement!r} refers to ${index}, but pattern "
-                        f"{pattern!r} has no wildcards (% or *)"
-                    )
         return cls(pattern, replacement, tuple(tokens))
 
     def apply(self, address: str) -> tuple[bool, str | None]:
@@ -80,7 +74,46 @@ class Rule:
             return False, None
         if self.replacement is None:
             return True, None
-        return True, _GROUP_REF.sub(lambda ref: captured[int(ref.group(1)) - 1], self.replacement)
+        if "$" not in self.replacement:
+            return True, self.replacement
+
+        def substitute(ref: re.Match[str]) -> str:
+            token = ref.group(1)
+            if token == "$":
+                return "$"
+            index = int(token) if token else 0
+            if index == 0:
+                return address
+            return captured[index - 1] if index <= len(captured) else ""
+
+        return True, _SUBSTITUTION.sub(substitute, self.replacement)
+
+
+def rule_problem(pattern: str, replacement: str | None) -> str | None:
+    """Why a rule is most likely a mistake, or None: a ``$N`` past the pattern's wildcards.
+
+    The Messenger takes such a rule, as the original did (the reference
+    stands for nothing); a configuration file can do better and refuse it.
+    """
+    if replacement is None:
+        return None
+    groups = pattern.count("%") + pattern.count("*")
+    for ref in _SUBSTITUTION.finditer(replacement):
+        token = ref.group(1)
+        if token == "$" or not token:
+            continue
+        index = int(token)
+        if index > groups:
+            return (
+                f"replacement {replacement!r} refers to ${index}, but pattern {pattern!r} has "
+                + (
+                    f"{groups} wildcard(s) (% or *); use $1..${groups}"
+                    if groups
+                    else "no wildcards (% or *)"
+                )
+                + " ($0 is the whole address)"
+            )
+    return None
 
 
 def match(tokens: tuple[Token, ...], address: str) -> list[str] | None:

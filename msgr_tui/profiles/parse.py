@@ -17,6 +17,7 @@ from typing import Any
 from ..messenger.address import AddressError, parse_address
 from ..messenger.errors import MessengerException
 from ..messenger.rules import Rule as CompiledRule
+from ..messenger.rules import rule_problem
 from ..secret import Secret
 from .errors import ConfigError, ConfigIssue
 from .lines import locate
@@ -150,6 +151,10 @@ def rules(value: object) -> tuple[Rule, ...]:
             CompiledRule.compile(item[0], item[1])
         except MessengerException as error:
             raise Invalid(f"item {index + 1}: {error}") from None
+        # And one it would take but that is surely a slip ($3 of two wildcards).
+        problem = rule_problem(item[0], item[1])
+        if problem is not None:
+            raise Invalid(f"item {index + 1}: {problem}")
         result.append((item[0], item[1]))
     return tuple(result)
 

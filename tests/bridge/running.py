@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -16,15 +17,21 @@ Event = TypeVar("Event")
 
 
 class BridgeRun:
-    """A MessengerBridge in its own thread, its events collected for the test to wait on."""
+    """A MessengerBridge in its own thread, its events collected for the test to wait on.
+
+    Every batch the bridge hands over is kept as it came (``batches``), with the
+    time it came (``emitted_at``, ``time.monotonic()`` as the callback starts).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.events: list[BridgeEvent] = []
         self.batches: list[list[BridgeEvent]] = []
+        self.emitted_at: list[float] = []
         self.bridge = MessengerBridge(settings, self._emit)
         self.thread = threading.Thread(target=self.bridge.run, name="bridge-under-test")
 
     def _emit(self, batch: list[BridgeEvent]) -> None:
+        self.emitted_at.append(time.monotonic())
         self.batches.append(batch)
         self.events.extend(batch)
 

@@ -7,21 +7,33 @@ import socket
 import pytest
 
 from msgr_tui.bridge import ListenerBound, Notice, SubscriptionChanged
-from msgr_tui.settings import DEFAULT_LISTEN, Settings, TLSOptions
+from msgr_tui.messenger.subscription import SubscriptionState
+from msgr_tui.settings import Settings, TLSOptions
 from tests.bridge.running import running
 from tests.conftest import RabbitMQ
 from tests.helpers import wait_for
 
 
 def test_the_default_listener_binds_loopback_only() -> None:
-    # The embedded default (port 5672, or the next free one) as the app starts it.
-    assert Settings().listen == (DEFAULT_LISTEN,)
+    # The README's promise: amqp://~127.0.0.1:5672, or the next free port (and it says so).
+    assert Settings().listen == ("amqp://~127.0.0.1:5672",)
     with running(Settings(listen_fallback=True)) as run:
         bound = run.first(ListenerBound)
+        assert bound.requested == "amqp://~127.0.0.1:5672"
         host, port = bound.connect_address.removeprefix("amqp://").rsplit(":", 1)
         assert host == "127.0.0.1"
+        if bound.note is None:
+            assert int(port) == 5672  # it was free: the default port itself
+        else:
+            # Taken (a local broker, say): another port, and the note says which.
+            assert int(port) != 5672
+            assert bound.note == (
+                f"amqp://~127.0.0.1:5672 was taken; listening on {bound.connect_address} instead"
+            )
         wait_for(
-            lambda: any(e.state == "listening" for e in run.of(SubscriptionChanged)),
+            lambda: any(
+                e.state is SubscriptionState.LISTENING for e in run.of(SubscriptionChanged)
+            ),
             what="the listener",
         )
         # It takes connections on 127.0.0.1...

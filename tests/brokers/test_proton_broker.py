@@ -65,6 +65,7 @@ from msgr_tui.messenger import (
     Message,
     Messenger,
 )
+from msgr_tui.messenger.subscription import SubscriptionState
 from tests.certs import CertificateSet
 from tests.helpers import ThreadedPeer, pump_until, started, stop_all, stopping_messengers
 
@@ -335,7 +336,7 @@ def test_messages_of_every_kind_arrive_intact_and_in_order(
     receiver = make("proton-receiver")
     subscription = receiver.subscribe(queue_address)
     received = [message for message, _ in receive(receiver, len(sent))]
-    assert subscription.state == "attached"
+    assert subscription.state is SubscriptionState.ATTACHED
     assert [m.body for m in received] == [m.body for m in sent]
     assert isinstance(received[1].body, bytes)
     assert all(m.address == queue_address for m in received)
@@ -594,7 +595,11 @@ def test_with_retry_a_stream_survives_a_broker_restart_on_the_same_port(
     def waiting() -> bool:
         accepted()
         retries = sender.retries
-        return bool(retries) and retries[0].messages > 0 and subscription.state == "retrying"
+        return (
+            bool(retries)
+            and retries[0].messages > 0
+            and subscription.state is SubscriptionState.RETRYING
+        )
 
     trackers = put_all(sender, address, list(range(count)))
     pump_until([sender, consumer], lambda: accepted() >= 300, what="part of the stream accepted")
@@ -617,7 +622,7 @@ def test_with_retry_a_stream_survives_a_broker_restart_on_the_same_port(
         timeout=60,
         what="every message accepted and every unanswered one received",
     )
-    assert subscription.state == "attached"
+    assert subscription.state is SubscriptionState.ATTACHED
     assert sender.retries == ()
     # At least once: none of the unanswered messages is lost (a message may
     # arrive twice), nothing else arrives, and what the first broker had

@@ -45,6 +45,7 @@ from msgr_tui.messenger import (
     Timeout,
 )
 from msgr_tui.messenger.errors import TransportFailed
+from msgr_tui.messenger.subscription import SubscriptionState
 from tests.conftest import RabbitMQ
 from tests.helpers import pump_until, started, stop_all, stopping_messengers
 
@@ -130,7 +131,9 @@ def receive(messenger: Messenger, count: int) -> list[tuple[Message, int]]:
 
 
 def attached(*messengers: Messenger) -> Callable[[], bool]:
-    return lambda: all(s.state == "attached" for m in messengers for s in m.subscriptions)
+    return lambda: all(
+        s.state is SubscriptionState.ATTACHED for m in messengers for s in m.subscriptions
+    )
 
 
 def sasl_mechanisms(messenger: Messenger) -> list[str]:
@@ -164,7 +167,7 @@ def test_a_message_put_to_a_queue_is_accepted_and_received_intact(
     subscription = receiver.subscribe(queue_address(rabbitmq, queue))
     assert subscription.address == queue_address(rabbitmq, queue)
     [(got, _)] = receive(receiver, 1)
-    assert subscription.state == "attached"
+    assert subscription.state is SubscriptionState.ATTACHED
     assert got.body == {"order": 42, "items": [1, 2]}
     assert got.subject == "new order"
     assert got.id == "order-42"
@@ -339,7 +342,9 @@ def test_sending_to_a_missing_amq_queue_is_accepted_and_dropped(
     receiver = make(blocking=False)
     subscription = receiver.subscribe(f"{rabbitmq.url}//amq/queue/{missing}")
     receiver.recv(1)
-    pump_until([receiver], lambda: subscription.state == "failed", what="the refusal")
+    pump_until(
+        [receiver], lambda: subscription.state is SubscriptionState.FAILED, what="the refusal"
+    )
     assert subscription.failure is not None
     assert subscription.failure.condition is not None
     assert subscription.failure.condition.name == "amqp:not-found"
@@ -386,12 +391,12 @@ def test_a_failed_subscription_does_not_break_later_ones(
     receiver = make(blocking=False)
     bad = receiver.subscribe(f"{rabbitmq.url}//amq/queue/{unique('missing')}")
     receiver.recv(1)
-    pump_until([receiver], lambda: bad.state == "failed", what="the refusal")
+    pump_until([receiver], lambda: bad.state is SubscriptionState.FAILED, what="the refusal")
     assert bad.failure is not None and "not-found" in bad.failure.reason
     good = receiver.subscribe(queue_address(rabbitmq, queue))
     receiver.blocking = True
     receiver.recv(1)
-    assert good.state == "attached"
+    assert good.state is SubscriptionState.ATTACHED
     message = Message()
     receiver.get(message)
     assert message.body == "waiting"
@@ -409,13 +414,13 @@ def test_a_refused_link_ends_the_session_and_its_sibling_links_say_so(
     messenger.send()
     [(message, _)] = receive(messenger, 1)
     assert message.body == "before"
-    assert subscription.state == "attached"
+    assert subscription.state is SubscriptionState.ATTACHED
 
     exchange = unique("no-exchange")
     tracker = messenger.put(Message(address=f"{rabbitmq.url}//exchange/{exchange}/k", body=1))
     messenger.send()
     assert messenger.status(tracker) is ABORTED
-    assert subscription.state == "failed"
+    assert subscription.state is SubscriptionState.FAILED
     assert subscription.error is not None and exchange in subscription.error
 
 
@@ -426,7 +431,9 @@ def test_subscribing_to_a_missing_amq_queue_fails_the_subscription(
     receiver = make(blocking=False)
     subscription = receiver.subscribe(f"{rabbitmq.url}//amq/queue/{missing}")
     receiver.recv(1)
-    pump_until([receiver], lambda: subscription.state == "failed", what="the refusal")
+    pump_until(
+        [receiver], lambda: subscription.state is SubscriptionState.FAILED, what="the refusal"
+    )
     assert subscription.failure is not None
     assert missing in subscription.failure.where
     assert subscription.error is not None and "amqp:not-found" in subscription.error
@@ -514,7 +521,7 @@ def test_a_wrong_password_fails_clearly_without_revealing_it(
     with pytest.raises(MessengerException, match="unauthorized") as caught:
         receiver.recv(1)  # its only source failed: "no valid sources", and why
     assert secret not in str(caught.value) and secret not in repr(caught.value)
-    assert subscription.state == "failed"
+    assert subscription.state is SubscriptionState.FAILED
     assert secret not in (subscription.error or "")
     # Nothing got through.
     assert remaining(rabbitmq, queue) == []
@@ -715,11 +722,19 @@ def test_topic_subscribers_each_get_what_is_published(
 def test_recv_times_out_on_an_empty_queue(
     rabbitmq: RabbitMQ, queue: str, make: MakeMessenger
 ) -> None:
-    receiver = make(timeout=0.3)
+    receiver = make(blocking=False)
     subscription = receiver.subscribe(queue_address(rabbitmq, queue))
+    receiver.recv(1)
+    # However long the broker takes to attach (a loaded machine), wait for it...
+    pump_until(
+        [receiver], lambda: subscription.state is SubscriptionState.ATTACHED, what="the attach"
+    )
+    # ...then an empty queue gives nothing, and a blocking recv times out.
+    receiver.blocking = True
+    receiver.timeout = 0.3
     with pytest.raises(Timeout):
         receiver.recv(1)
-    assert subscription.state == "attached"
+    assert subscription.state is SubscriptionState.ATTACHED
     assert receiver.incoming == 0
 
 

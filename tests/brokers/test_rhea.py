@@ -74,6 +74,7 @@ from msgr_tui.messenger import (
     Message,
     Messenger,
 )
+from msgr_tui.messenger.subscription import SubscriptionState
 from tests.certs import CertificateSet
 from tests.helpers import DEADLINE, Make, pump_until
 
@@ -910,7 +911,9 @@ def test_a_rhea_client_that_does_not_trust_the_messenger_listener_never_gets_in(
     assert "certificate" in (only(client.events("disconnected"))["error"] or "")
     assert not client.events("connection_open")
     assert receiver.incoming == 0
-    assert listener.state == "listening", "a refused handshake does not harm the listener"
+    assert listener.state is SubscriptionState.LISTENING, (
+        "a refused handshake does not harm the listener"
+    )
 
 
 # ============================================================ 16 MiB bodies

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ password = "dev-plaintext-pw"
 
 [profiles.prod]
 subscribe = ["amqp://broker.example/orders"]
+theme = "msgr-light"
 user = "ops"
 password_env = "TEST_PROD_PW"
 
@@ -112,15 +114,23 @@ def test_no_config_file_lists_nothing_and_says_where_it_looked(
 # ------------------------------------------------------------- TUI startup
 
 
-def startup(*argv: str) -> tuple:
+def startup(*argv: str) -> Any:
     args: argparse.Namespace = build_parser().parse_args(list(argv))
     return prepare_startup(args)
 
 
 def test_startup_uses_default_profile_and_command_line_options(config: Path) -> None:
-    settings, session, notices = startup("--config", str(config), "--theme", "msgr-16")
+    settings, session, notices = startup("--config", str(config))
+    assert settings.profile == "prod" and settings.theme == "msgr-light"  # the profile's
+    assert settings.subscribe == ("amqp://broker.example/orders",)
+    # Options on the command line win over the profile, key by key.
+    settings, session, notices = startup(
+        "--config", str(config), "--theme", "msgr-16", "--name", "console-2"
+    )
     assert isinstance(session, ProfileSession)
-    assert settings.profile == "prod" and settings.theme == "msgr-16"
+    assert settings.profile == "prod"
+    assert (settings.theme, settings.messenger_name) == ("msgr-16", "console-2")
+    assert settings.subscribe == ("amqp://broker.example/orders",)  # not overridden: kept
     assert session.active == "prod" and notices == []
     # The password is not in the environment: the app will ask for it.
     assert [request.key for request in session.requests("prod")] == ["password"]

@@ -18,7 +18,9 @@ from msgr_tui.messenger import (
     Subscription,
     Timeout,
 )
-from tests.helpers import ThreadedPeer, pump_until, started, stop_all, wait_for
+from msgr_tui.messenger.events import ConnectionOpened
+from msgr_tui.messenger.subscription import SubscriptionState
+from tests.helpers import DEADLINE, ThreadedPeer, pump_until, started, stop_all, wait_for
 
 
 def test_name_defaults_to_a_uuid_and_is_the_container_id() -> None:
@@ -303,24 +305,38 @@ def test_recv_times_out_and_work_reports_idle() -> None:
 
 
 def test_interrupt_from_another_thread_breaks_a_blocked_recv() -> None:
-    messenger = started()  # timeout: forever
-    messenger.subscribe("amqp://~127.0.0.1:0")
+    server = started("server")  # timeout: forever
+    port = server.subscribe("amqp://~127.0.0.1:0").port
+    # The server does I/O only inside its calls: a connection it hears of was
+    # accepted by the recv running in its thread, which is then provably blocked.
+    heard_in: list[str] = []
+    server.on_event = lambda event: (
+        heard_in.append(threading.current_thread().name)
+        if isinstance(event, ConnectionOpened) and event.inbound
+        else None
+    )
     outcome: list[BaseException] = []
 
     def blocked() -> None:
         try:
-            messenger.recv(1)
+            server.recv(1)  # nothing will be sent: only an interrupt ends it
         except BaseException as error:
             outcome.append(error)
 
-    thread = threading.Thread(target=blocked)
+    thread = threading.Thread(target=blocked, name="blocked-in-recv")
     thread.start()
-    wait_for(lambda: thread.is_alive(), what="the blocked thread")
-    messenger.interrupt()
-    thread.join(10)
+    # A peer connects and subscribes: no message for the server, only a connection.
+    client = started("client", blocking=False)
+    client.subscribe(f"amqp://127.0.0.1:{port}/nothing-here")
+    pump_until([client], lambda: bool(heard_in), what="the server's recv to accept the peer")
+    assert heard_in == ["blocked-in-recv"]
+    assert thread.is_alive() and outcome == []  # recv(1) is still waiting
+    server.interrupt()
+    thread.join(DEADLINE)
     assert not thread.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], Interrupt)
-    messenger.stop()
+    assert server.incoming == 0
+    stop_all(client, server)
 
 
 def test_interrupt_before_a_blocking_call_hits_the_next_one() -> None:
@@ -348,7 +364,7 @@ def test_blocking_stop_closes_listeners_and_connections() -> None:
     subscription = server.subscribe("amqp://~127.0.0.1:0")
     server.stop()
     assert server.stopped
-    assert subscription.state == "closed"
+    assert subscription.state is SubscriptionState.CLOSED
     # The port is free again: another listener can take it.
     other = started()
     other.subscribe(f"amqp://~127.0.0.1:{subscription.port}")

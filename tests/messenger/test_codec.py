@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from proton import UNDESCRIBED, Array, Data, Described, Message, char, symbol, ulong
 
 from msgr_tui.messenger import Message as MessengerMessage
 from msgr_tui.messenger._codec import Encoder as MessageEncoder
-from msgr_tui.messenger._codec import decode_into, owned
+from msgr_tui.messenger._codec import decode_into, detached
 from tests.helpers import pump_until, started, stop_all
 
 BODIES = [
@@ -39,7 +40,7 @@ SECTIONS = [
 ]
 
 
-def make(body, sections):
+def make(body: Any, sections: dict[str, Any]) -> Message:
     message = Message(address="amqp://127.0.0.1:5672/q", body=body, subject="s")
     for name, value in sections.items():
         setattr(message, name, value)
@@ -48,14 +49,14 @@ def make(body, sections):
 
 @pytest.mark.parametrize("sections", SECTIONS)
 @pytest.mark.parametrize("body", BODIES)
-def test_encode_matches_proton(body, sections):
+def test_encode_matches_proton(body: Any, sections: dict[str, Any]) -> None:
     ours = MessageEncoder(16).encode(make(body, sections))
     assert ours == make(body, sections).encode()
 
 
 @pytest.mark.parametrize("sections", SECTIONS)
 @pytest.mark.parametrize("body", BODIES)
-def test_decode_matches_proton(body, sections):
+def test_decode_matches_proton(body: Any, sections: dict[str, Any]) -> None:
     data = make(body, sections).encode()
     expected = Message()
     expected.decode(data)
@@ -63,8 +64,8 @@ def test_decode_matches_proton(body, sections):
     ours = Message(body=b"old", properties={"old": 1}, annotations={symbol("x-old"): 1})
     decode_into(ours, data)
     for name in ("body", "properties", "annotations", "instructions", "address", "subject"):
-        assert getattr(ours, name) == owned(getattr(expected, name)), name
-        assert type(getattr(ours, name)) is type(owned(getattr(expected, name))), name
+        assert getattr(ours, name) == detached(getattr(expected, name)), name
+        assert type(getattr(ours, name)) is type(detached(getattr(expected, name))), name
     if isinstance(body, bytes):
         assert type(ours.body) is bytes
 
@@ -72,7 +73,7 @@ def test_decode_matches_proton(body, sections):
 @pytest.mark.parametrize(
     "data", [b"\x00garbage", b"\x00\x53\x77\xff", b"\x00\x53", b"\xff\xff", b"\x00\x53\x70"]
 )
-def test_junk_is_handled_like_proton(data):
+def test_junk_is_handled_like_proton(data: bytes) -> None:
     expected = Message()
     try:
         expected.decode(data)
@@ -82,11 +83,11 @@ def test_junk_is_handled_like_proton(data):
         return
     ours = Message()
     decode_into(ours, data)
-    assert ours.body == owned(expected.body)
-    assert ours.properties == owned(expected.properties)
+    assert ours.body == detached(expected.body)
+    assert ours.properties == detached(expected.properties)
 
 
-def test_encode_keeps_property_key_checks():
+def test_encode_keeps_property_key_checks() -> None:
     message = Message(address="a", body=b"x", properties={1: "not a string key"})
     with pytest.raises(Exception) as proton_error:
         message.encode()

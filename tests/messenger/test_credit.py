@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from proton.handlers import MessagingHandler
@@ -26,6 +26,7 @@ from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from msgr_tui.messenger import Message, Messenger
 from msgr_tui.messenger.events import LinkClosed, LinkOpened, MessengerEvent
+from msgr_tui.messenger.subscription import SubscriptionState
 from tests.helpers import DEADLINE, pump_until, started, stop_all, wait_for
 
 # --------------------------------------------------------------------------- peers
@@ -101,14 +102,14 @@ class RawSender(MessagingHandler):
         finally:
             self.finished.set()
 
-    def on_start(self, event) -> None:
+    def on_start(self, event: Any) -> None:
         connection = event.container.connect(self.url, reconnect=False)
         for target in self.targets:
             self._links[target] = event.container.create_sender(
                 connection, target=target, name=target
             )
 
-    def on_link_flow(self, event) -> None:
+    def on_link_flow(self, event: Any) -> None:
         link = event.link
         if not link.is_sender:
             return
@@ -116,7 +117,7 @@ class RawSender(MessagingHandler):
             self._flows[link.name].append((link.credit, link.drain_mode))
         self._pump(link)
 
-    def _pump(self, link) -> None:
+    def _pump(self, link: Any) -> None:
         target = link.name
         while self._backlog[target] and link.credit > 0:
             link.send(Message(address=target, body=f"{target}#{self.sent[target]}"))
@@ -127,19 +128,19 @@ class RawSender(MessagingHandler):
         with self._lock:
             self._credit[target] = link.credit
 
-    def on_send_more(self, event) -> None:
+    def on_send_more(self, event: Any) -> None:
         target, count = event.subject
         self._backlog[target] += count
         self._pump(self._links[target])
 
-    def on_close_link(self, event) -> None:
+    def on_close_link(self, event: Any) -> None:
         self._links[event.subject].close()
 
-    def on_shutdown(self, event) -> None:
+    def on_shutdown(self, event: Any) -> None:
         self._injector.close()
         event.container.stop()
 
-    def on_transport_closed(self, event) -> None:
+    def on_transport_closed(self, event: Any) -> None:
         self._injector.close()
 
 
@@ -182,15 +183,36 @@ class Rig:
     def pump_until(self, condition: Callable[[], bool], what: str) -> None:
         pump_until(self.messengers, condition, what=what)
 
-    def pump_for(self, seconds: float) -> None:
-        """Keep every Messenger busy for a while: for showing that something does NOT happen."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            busy = False
+    def pump_until_quiet(self, *pairs: tuple[Messenger, Messenger]) -> None:
+        """Pump until nothing is on the way between each pair, and nobody has more to say.
+
+        For showing that something does NOT happen, without waiting for a while:
+        each side of each pair has read every frame the other wrote (the
+        connections' frame counts agree), and a further round of work on every
+        Messenger writes nothing new. Only a timer could still make a frame.
+        """
+
+        def frames(one: Messenger, other: Messenger) -> tuple[int, int, int, int]:
+            ours = [c for c in one.connections if c.remote_container == other.name]
+            theirs = [c for c in other.connections if c.remote_container == one.name]
+            return (
+                sum(c.frames_sent for c in ours),
+                sum(c.frames_received for c in theirs),
+                sum(c.frames_sent for c in theirs),
+                sum(c.frames_received for c in ours),
+            )
+
+        def quiet() -> bool:
+            before = [frames(*pair) for pair in pairs]
+            if not all(
+                a_sent == b_read and b_sent == a_read for a_sent, b_read, b_sent, a_read in before
+            ):
+                return False
             for messenger in self.messengers:
-                busy = messenger.work(0) or busy
-            if not busy:
-                self.messengers[0].work(0.005)
+                messenger.work(0)
+            return [frames(*pair) for pair in pairs] == before
+
+        self.pump_until(quiet, "nothing left on the wire")
 
     def close(self) -> None:
         try:
@@ -246,13 +268,13 @@ def test_recv_n_lets_exactly_n_messages_in_until_recv_is_called_again(rig: Rig) 
     assert inbox.receiving == 5
     rig.pump_until(lambda: inbox.incoming == 5, "the first five orders")
     assert inbox.receiving == 0
-    rig.pump_for(0.3)
+    rig.pump_until_quiet((inbox, client))
     assert inbox.incoming == 5, "more arrived than recv(5) allowed"
     assert client.outgoing == 45
 
     # Reading does not grant anything in recv(n) mode: only recv does.
     assert take_all(inbox) == [f"orders#{i}" for i in range(5)]
-    rig.pump_for(0.1)
+    rig.pump_until_quiet((inbox, client))
     assert (inbox.incoming, inbox.receiving, client.outgoing) == (0, 0, 45)
 
     inbox.recv(5)
@@ -270,7 +292,7 @@ def test_recv_n_counts_credit_before_any_link_exists(rig: Rig) -> None:
     client = rig.messenger("client")
     put_many(client, f"{address}/late", 10)
     rig.pump_until(lambda: inbox.incoming == 3, "three messages for the late link")
-    rig.pump_for(0.1)
+    rig.pump_until_quiet((inbox, client))
     assert (inbox.incoming, inbox.receiving, client.outgoing) == (3, 0, 7)
 
 
@@ -297,7 +319,9 @@ def _two_senders_one_client(rig: Rig, address: str) -> list[Messenger]:
     [_two_senders_two_clients, _two_senders_one_client],
     ids=["two-clients", "one-client-two-targets"],
 )
-def test_recv_shares_credit_fairly_between_links(rig: Rig, make_senders) -> None:
+def test_recv_shares_credit_fairly_between_links(
+    rig: Rig, make_senders: Callable[[Rig, str], list[Messenger]]
+) -> None:
     inbox, address = rig.listening("inbox")
     make_senders(rig, address)
     rig.pump_until(lambda: rig.receiver_links(inbox) == 2, "both links")
@@ -450,7 +474,7 @@ def test_a_closed_links_unused_credit_goes_to_the_link_that_waits(rig: Rig) -> N
     rig.pump_until(lambda: hoarder.credit("hoard") == 5, "the hoarder's share")
     rig.pump_until(lambda: hoarder.drain_requests("hoard") >= 1, "a drain of the hoarder")
     # The hoarder ignores the drain: its 5 stay out, the worker waits.
-    rig.pump_for(0.1)
+    rig.pump_until_quiet((inbox, worker))
     assert (inbox.incoming, inbox.receiving, worker.outgoing) == (5, 5, 15)
 
     hoarder.close_link("hoard")
@@ -458,7 +482,7 @@ def test_a_closed_links_unused_credit_goes_to_the_link_that_waits(rig: Rig) -> N
     assert rig.receiver_links(inbox) == 1
     assert inbox.receiving == 0
     assert Counter(origin(body) for body in take_all(inbox)) == {"work": 10}
-    rig.pump_for(0.1)
+    rig.pump_until_quiet((inbox, worker))
     assert (inbox.incoming, worker.outgoing) == (0, 10)
 
 
@@ -470,14 +494,14 @@ def test_credit_given_to_a_subscription_that_fails_returns_to_the_pool(rig: Rig)
     # gives them back to the pool.
     inbox.recv(10)
     assert inbox.receiving == 10
-    rig.pump_until(lambda: subscription.state == "failed", "the refusal")
+    rig.pump_until(lambda: subscription.state is SubscriptionState.FAILED, "the refusal")
     assert subscription.failure is not None and "refused" in subscription.failure.reason
     assert inbox.receiving == 10
 
     client = rig.messenger("client")
     put_many(client, f"{address}/orders", 15)
     rig.pump_until(lambda: inbox.incoming == 10, "the ten credits used by the client")
-    rig.pump_for(0.1)
+    rig.pump_until_quiet((inbox, client))
     assert (inbox.incoming, inbox.receiving, client.outgoing) == (10, 0, 5)
 
 
@@ -494,14 +518,21 @@ def test_unsubscribing_while_messages_are_on_the_way_keeps_recv_n_exact(rig: Rig
     pump_until([feed], lambda: feed.outgoing == 10, what="ten news on the wire")
     inbox.unsubscribe(subscription)
     rig.pump_until(lambda: rig.receiver_links(inbox) == 0, "the news link closed")
-    assert len(take_all(inbox)) <= 10  # whatever was on the way, and nothing more
-
+    rig.pump_until_quiet((inbox, feed))
+    # The feed wrote ten before it heard of the detach: they arrive, and nothing more.
+    assert take_all(inbox) == [f"news#{i}" for i in range(10)]
+    # They used up recv(10): another sender gets no credit until recv is called again.
     client = rig.messenger("client")
     put_many(client, f"{address}/orders", 50)
+    rig.pump_until(lambda: rig.receiver_links(inbox) == 1, "the client's link")
+    rig.pump_until_quiet((inbox, client))
+    assert (inbox.incoming, client.outgoing) == (0, 50), "recv(10) let more than ten in"
+    assert inbox.receiving == 0
+
     inbox.recv(5)
     assert inbox.receiving == 5
     rig.pump_until(lambda: inbox.incoming >= 5, "five orders")
-    rig.pump_for(0.3)
+    rig.pump_until_quiet((inbox, client))
     assert inbox.incoming == 5, f"recv(5) let {inbox.incoming} orders in"
     assert client.outgoing == 45
 
@@ -521,7 +552,7 @@ def test_recv_auto_pushes_back_on_senders_when_nobody_reads(rig: Rig, senders: i
     inbox.recv()  # as much as it can buffer: 1024 per receiver link
     limit = 1024 * senders
     rig.pump_until(lambda: inbox.incoming >= limit, "the incoming queue to fill")
-    rig.pump_for(0.3)
+    rig.pump_until_quiet(*[(inbox, client) for client in clients])
     assert inbox.incoming == limit
     assert inbox.receiving == 0
     assert [client.outgoing for client in clients] == [per_sender - 1024] * senders

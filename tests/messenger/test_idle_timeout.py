@@ -36,6 +36,7 @@ from msgr_tui.messenger import (
     Message,
     Messenger,
 )
+from msgr_tui.messenger.subscription import SubscriptionState
 from msgr_tui.messenger.views import ConnectionView
 from tests.certs import CertificateSet
 from tests.helpers import DEADLINE, Make, failures_heard, pump_until, wait_for
@@ -227,7 +228,7 @@ def test_blocking_calls_keep_the_connection_alive_too(messengers: Make) -> None:
         client.recv(1)  # grants the credit, without waiting
         pump_until(
             [client],
-            lambda: subscription.state == "attached" and peer.sender is not None,
+            lambda: subscription.state is SubscriptionState.ATTACHED and peer.sender is not None,
             what="the receiver link with its credit",
         )
         quiet_from = peer.frames_in()

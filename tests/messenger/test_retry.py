@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 import textwrap
@@ -10,6 +9,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,10 @@ from msgr_tui.messenger import (
     PENDING,
     Message,
     Messenger,
-    Timeout,
 )
-from msgr_tui.messenger.events import RetryScheduled
+from msgr_tui.messenger.events import ConnectionClosed, RetryScheduled
+from msgr_tui.messenger.subscription import SubscriptionState
+from tests.certs import CertificateSet
 from tests.conftest import RabbitMQ
 from tests.helpers import ThreadedPeer, pump_until, started, stop_all, wait_for
 
@@ -53,6 +55,29 @@ def test_messages_wait_for_a_peer_that_is_not_there_yet_and_arrive_when_it_is() 
     stop_all(client)
     delays = [e.delay for e in events if isinstance(e, RetryScheduled)]
     assert delays == sorted(delays)  # backing off, never faster
+
+
+def test_the_backoff_doubles_from_a_tenth_of_a_second_up_to_retry_max_delay() -> None:
+    # Nobody listens: every attempt is refused, and each RetryScheduled says how long
+    # the next wait is (the waits themselves are the Messenger's business, not timed here).
+    port = free_port()
+    events: list[object] = []
+    client = started("client", retry=True, retry_max_delay=0.4, outgoing_window=5, blocking=False)
+    assert client.retry_max_delay == 0.4
+    client.on_event = events.append
+    client.put(Message(address=f"amqp://127.0.0.1:{port}/q", body="patient"))
+
+    def plans() -> list[RetryScheduled]:
+        return [event for event in events if isinstance(event, RetryScheduled)]
+
+    pump_until([client], lambda: len(plans()) >= 6, what="six attempts planned")
+    scheduled = plans()[:6]
+    assert [plan.attempt for plan in scheduled] == [1, 2, 3, 4, 5, 6]
+    assert [plan.delay for plan in scheduled] == pytest.approx([0.1, 0.2, 0.4, 0.4, 0.4, 0.4])
+    assert {plan.label for plan in scheduled} == {f"amqp://127.0.0.1:{port}"}
+    assert all(plan.messages == 1 for plan in scheduled)  # the message waits, not lost
+    assert all("refused" in (plan.reason or "").lower() for plan in scheduled)
+    stop_all(client)
 
 
 def test_a_peer_that_leaves_with_messages_unanswered_gets_them_again_when_back() -> None:
@@ -88,15 +113,21 @@ def test_subscriptions_come_back_with_the_connection() -> None:
     inbox = started("inbox", retry=True, blocking=False)
     subscription = inbox.subscribe(f"amqp://127.0.0.1:{port}/news")
     inbox.recv()
-    pump_until([inbox, feed], lambda: subscription.state == "attached", what="attached")
+    pump_until(
+        [inbox, feed], lambda: subscription.state is SubscriptionState.ATTACHED, what="attached"
+    )
     feed.blocking = False
     feed.stop()
     pump_until([inbox, feed], lambda: feed.stopped, what="feed gone")
-    pump_until([inbox], lambda: subscription.state == "retrying", what="retrying")
+    pump_until([inbox], lambda: subscription.state is SubscriptionState.RETRYING, what="retrying")
 
     again = started("feed")  # same container name, same port: the feed restarted
     again.subscribe(f"amqp://~127.0.0.1:{port}")
-    pump_until([inbox, again], lambda: subscription.state == "attached", what="attached again")
+    pump_until(
+        [inbox, again],
+        lambda: subscription.state is SubscriptionState.ATTACHED,
+        what="attached again",
+    )
     again.blocking = False
     again.put(Message(address="amqp://inbox/news", body="back"))
     pump_until([inbox, again], lambda: inbox.incoming == 1, what="news after the restart")
@@ -117,7 +148,7 @@ def test_without_retry_the_same_failure_aborts_and_says_why() -> None:
     assert client.retries == ()
 
 
-def test_permanent_failures_are_not_retried(certs) -> None:
+def test_permanent_failures_are_not_retried(certs: CertificateSet) -> None:
     # An untrusted server certificate will not get better by waiting.
     with ThreadedPeer(
         "rogue",
@@ -225,7 +256,7 @@ def declare_durable_queue(rabbitmq: RabbitMQ, queue: str) -> None:
     from proton.utils import BlockingConnection
 
     class DurableTarget(LinkOption):
-        def apply(self, link) -> None:  # type: ignore[no-untyped-def]
+        def apply(self, link: Any) -> None:
             link.target.durability = Terminus.DELIVERIES
 
     connection = BlockingConnection(f"amqp://127.0.0.1:{rabbitmq.port}", timeout=30)
@@ -233,6 +264,32 @@ def declare_durable_queue(rabbitmq: RabbitMQ, queue: str) -> None:
         connection.create_sender(f"/queue/{queue}", options=DurableTarget())
     finally:
         connection.close()
+
+
+def messages_in(queue: str) -> int:
+    """How many messages the broker holds in ``queue``, as ``rabbitmqctl`` counts them."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "name", "messages"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    counts = dict(line.split("\t") for line in listing.splitlines()[1:] if "\t" in line)
+    return int(counts[queue])
+
+
+def receive_from(address: str, seen: Counter[int], done: Callable[[], bool]) -> None:
+    """Receive bodies into ``seen`` until ``done()``, then close the receiver."""
+    receiver = started("restart-receiver", timeout=30)
+    receiver.subscribe(address)
+    got = Message()
+    while not done():
+        receiver.recv()  # Timeout after 30 s without a message: the test fails
+        while receiver.incoming and not done():
+            receiver.get(got)
+            seen[got.body] += 1
+    receiver.stop()
 
 
 @pytest.mark.rabbitmq
@@ -252,12 +309,21 @@ def test_a_10000_message_stream_survives_a_rabbitmq_restart(rabbitmq: RabbitMQ) 
     restarter = threading.Thread(target=rabbitmq.restart)
     message = Message(address=address)
     message.durable = True  # the queue is durable; durable messages survive the restart
-    trackers = []
-    closes: list[object] = []
-    sender.on_event = closes.append
+    trackers: list[int] = []
+    events: list[object] = []
+    sender.on_event = events.append
+    # The numbers the broker had accepted when the outage began: never sent again.
+    accepted_before_outage: set[int] | None = None
 
-    def outage() -> bool:
-        return any(type(e).__name__ == "ConnectionClosed" for e in closes)
+    def note_the_outage() -> None:
+        nonlocal accepted_before_outage
+        if accepted_before_outage is None and any(
+            isinstance(event, ConnectionClosed) for event in events
+        ):
+            # No reconnection has happened yet: the first attempt is 0.1 s away.
+            accepted_before_outage = {
+                number for number, t in enumerate(trackers) if sender.status(t) is ACCEPTED
+            }
 
     paced_from = 0.0
     for number in range(total):
@@ -274,42 +340,36 @@ def test_a_10000_message_stream_survives_a_rabbitmq_restart(rabbitmq: RabbitMQ) 
         due = paced_from + (number - 3000) / 700
         while time.monotonic() < due:
             sender.work(max(0.0, due - time.monotonic()))
-    sender.send()
+            note_the_outage()
+
+    def all_accepted() -> bool:
+        note_the_outage()
+        return all(sender.status(t) is ACCEPTED for t in trackers)
+
+    pump_until([sender], all_accepted, timeout=120, what="every message accepted")
     restarter.join()
-    assert outage(), "the broker restart did not interrupt the stream"
-    assert all(sender.status(t) is ACCEPTED for t in trackers)
+    assert accepted_before_outage is not None, "the broker restart did not interrupt the stream"
     sender.stop()
 
-    receiver = Messenger("restart-receiver")
-    receiver.start()
-    receiver.subscribe(address)
     seen: Counter[int] = Counter()
-    got = Message()
-    # Everything, then whatever else is left (the duplicates sent around the
-    # restart): the queue is empty once nothing comes for a second.
-    receiver.timeout = 30
-    while len(seen) < total:
-        try:
-            receiver.recv()
-        except Timeout:
-            break
-        while receiver.incoming:
-            receiver.get(got)
-            seen[got.body] += 1
-    receiver.timeout = 1
-    with contextlib.suppress(Timeout):
-        while True:
-            receiver.recv()
-            while receiver.incoming:
-                receiver.get(got)
-                seen[got.body] += 1
-    receiver.stop()
+    # Every number once (the receiver stops as soon as it has them all)...
+    receive_from(address, seen, lambda: len(seen) == total)
+    # ...then exactly what is left: the duplicates sent again around the restart
+    # (and what the first receiver had taken in but not read, now back in the queue).
+    left = messages_in(queue)
+    received = sum(seen.values())
+    receive_from(address, seen, lambda: sum(seen.values()) == received + left)
+    assert messages_in(queue) == 0
     subprocess.run(["rabbitmqctl", "-q", "delete_queue", queue], capture_output=True, timeout=60)
     lost = set(range(total)) - set(seen)
-    duplicates = sum(count - 1 for count in seen.values())
+    duplicated = {number for number, count in seen.items() if count > 1}
     print(
         f"\nRabbitMQ restart: sent {total}, received {sum(seen.values())}, "
-        f"duplicates {duplicates}, lost {len(lost)}"
+        f"duplicated {len(duplicated)}, lost {len(lost)}"
     )
     assert lost == set()
-    assert all(count >= 1 for count in seen.values())
+    assert set(seen) == set(range(total))  # nothing that was not sent
+    # At least once, and no more than needed: what the broker had accepted when
+    # the outage began was never sent again.
+    assert not duplicated & accepted_before_outage
+    assert accepted_before_outage  # the stream was well under way

@@ -11,6 +11,7 @@ import pytest
 
 from msgr_tui.messenger import ACCEPTED, Message, Messenger, MessengerException
 from msgr_tui.messenger.events import ConnectionOpened, LinkOpened, MessengerEvent
+from msgr_tui.messenger.subscription import SubscriptionState
 from tests.helpers import ThreadedPeer, pump_until, started, stop_all, wait_for
 
 LISTEN = "amqp://~127.0.0.1:0"
@@ -269,7 +270,7 @@ def test_subscribe_applies_the_routes_first() -> None:
     subscription = server.subscribe("inbox")
     assert subscription.address == "inbox"
     assert subscription.port == port
-    assert subscription.state == "listening"
+    assert subscription.state is SubscriptionState.LISTENING
     server.recv(1)
     client = started("client", outgoing_window=1, blocking=False)
     tracker = client.put(Message(address=f"amqp://127.0.0.1:{port}/q", body="via the route"))
@@ -286,7 +287,9 @@ def test_subscribe_to_a_routed_remote_source_attaches_at_the_route_target() -> N
         client = started("client", blocking=False)
         client.route("news/*", f"{peer.address}/$1")
         subscription = client.subscribe("news/today")
-        pump_until([client], lambda: subscription.state == "attached", what="the link")
+        pump_until(
+            [client], lambda: subscription.state is SubscriptionState.ATTACHED, what="the link"
+        )
         assert subscription.source_name == "today"
         assert [link.address for c in client.connections for link in c.links] == ["today"]
         stop_all(client)

@@ -347,24 +347,30 @@ def test_three_nonblocking_messengers_in_one_thread_pass_messages_around_a_ring(
 def test_interrupt_from_another_thread_breaks_a_send_waiting_for_credit() -> None:
     with GatedPeer("stingy") as peer:
         client = started("impatient", outgoing_window=10)  # timeout: forever
-        attached = threading.Event()
+        sending = False
+        attached_while_sending = threading.Event()
 
         def on_event(event: MessengerEvent) -> None:
-            if isinstance(event, LinkOpened) and event.role == "sender":
-                attached.set()
+            # on_event runs inside the call doing the I/O: here, in this thread.
+            if isinstance(event, LinkOpened) and event.role == "sender" and sending:
+                attached_while_sending.set()
 
         client.on_event = on_event
 
         def interrupter() -> None:
-            # Only once the link is attached is send() really waiting for credit.
-            assert attached.wait(DEADLINE), "the sender link never attached"
+            # The link attached inside send(), and the peer grants no credit: send()
+            # is waiting, and can only stop by being interrupted.
+            assert attached_while_sending.wait(DEADLINE), "send() never saw its link attach"
             client.interrupt()
 
         thread, errors = _run_in_thread(interrupter, "interrupter")
         tracker = client.put(Message(address=f"{peer.address}/q", body="patient"))
+        sending = True
         with pytest.raises(Interrupt):
             client.send()
+        sending = False
         _join(thread, errors)
+        assert attached_while_sending.is_set()
 
         # Nothing was lost, and the Messenger is still usable.
         assert client.status(tracker) is PENDING

@@ -631,7 +631,7 @@ def test_send_without_waiting_still_moves_messages_onto_the_wire(blocking: bool)
             return bool(peer.received)
 
         try:
-            wait_for(sent, timeout=1.5, what="the message, moved by send alone")
+            wait_for(sent, what="the message, moved by send alone")
             assert peer.received[0].body == "fire and forget"
         finally:
             stop_all(client)
@@ -680,19 +680,25 @@ def test_a_peer_that_leaves_cleanly_without_answering_aborts_with_the_reason() -
 # ------------------------------------------------- no I/O in get and accept
 
 
+def frames_written(messenger: Messenger) -> int:
+    """Frames the Messenger has put on the wire so far, over all its connections."""
+    return sum(view.frames_sent for view in messenger.connections)
+
+
 def test_accept_changes_local_state_only_until_the_next_call_that_does_io() -> None:
     # Seen on the original: the sender learns of the acceptance only once the
     # receiving program calls into its Messenger again.
     sender, receiver, address = connected_pair(incoming_window=5)
     (sent,) = deliver(sender, receiver, address, ["handled"])
+    written = frames_written(receiver)
     (tracker,) = got(receiver, 1)
     receiver.accept(tracker)
     assert receiver.status(tracker) is ACCEPTED
-    # Only the sender works: nothing has left the receiver yet.
-    for _ in range(50):
-        sender.work(0.002)
+    # get and accept wrote nothing: not a frame has left the receiver.
+    assert frames_written(receiver) == written
     assert sender.status(sent) is PENDING
     receiver.work(0)
+    assert frames_written(receiver) > written  # the disposition, at the next call
     pump_until([sender], lambda: sender.status(sent) is ACCEPTED, what="the disposition")
     stop_all(sender, receiver)
 
@@ -700,11 +706,14 @@ def test_accept_changes_local_state_only_until_the_next_call_that_does_io() -> N
 def test_get_with_incoming_window_zero_accepts_without_io() -> None:
     sender, receiver, address = connected_pair(incoming_window=0)
     (sent,) = deliver(sender, receiver, address, ["taken"])
-    receiver.get()
-    for _ in range(50):
-        sender.work(0.002)
-    assert sender.status(sent) is PENDING  # the receiving program is still handling it
+    written = frames_written(receiver)
+    tracker = receiver.get()
+    assert receiver.status(tracker) is None  # accepted and forgotten (window 0)
+    # The receiving program is still handling it: nothing has gone out yet.
+    assert frames_written(receiver) == written
+    assert sender.status(sent) is PENDING
     receiver.work(0)
+    assert frames_written(receiver) > written
     pump_until([sender], lambda: sender.status(sent) is ACCEPTED, what="the disposition")
     stop_all(sender, receiver)
 
@@ -712,10 +721,15 @@ def test_get_with_incoming_window_zero_accepts_without_io() -> None:
 def test_the_next_put_carries_the_dispositions_out() -> None:
     sender, receiver, address = connected_pair(incoming_window=5)
     (sent,) = deliver(sender, receiver, address, ["request"])
+    to_sender = [c.id for c in receiver.connections]
+    written = frames_written(receiver)
     receiver.accept(receiver.get())
     # A receiver that answers with a put (to a listener elsewhere) does I/O in put.
     other = started("elsewhere", blocking=False)
     other_port = other.subscribe("amqp://~127.0.0.1:0").port
     receiver.put(Message(address=f"amqp://127.0.0.1:{other_port}/q", body="reply"))
+    # The put itself wrote the disposition on the connection to the sender.
+    assert sum(c.frames_sent for c in receiver.connections if c.id in to_sender) > written
+    assert sender.status(sent) is PENDING  # not read yet: only the receiver was called
     pump_until([sender], lambda: sender.status(sent) is ACCEPTED, what="the disposition")
     stop_all(sender, receiver, other)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -24,12 +25,19 @@ from msgr_tui.profiles import (
     secret_requests,
     write_config,
 )
+from msgr_tui.profiles.model import PROFILE_KEYS, TLS_KEYS, TOP_LEVEL_KEYS
 from msgr_tui.secret import MASK, Secret
 from msgr_tui.settings import DEFAULT_LISTEN, Settings
 from tests.certs import CertificateSet
 
+# Every key the file format has, each set to something other than its default.
 FULL = """\
+# A hand-written file: comments and layout are the writer's to drop.
 default_profile = "prod"
+
+[keymap]
+"incoming.accept" = "y"
+"app.send" = "ctrl+enter,ctrl+s"
 
 [profiles.local]
 listen = ["amqp://~127.0.0.1:0"]
@@ -57,6 +65,138 @@ key_password_env = "PROD_KEY_PASSWORD"
 trusted_certificates = "/etc/ssl/ca.pem"
 verify_hostname = false
 allow_insecure_plain = true
+
+[profiles.stored]
+user = "robot"
+store_password_in_file = true
+password = "in-the-file"
+
+[profiles.stored.tls]
+certificate = "client.pem"
+private_key = "client-key.pem"
+store_key_password_in_file = true
+key_password = "key-in-the-file"
+"""
+
+# What FULL says, key by key.
+EXPECTED = Config(
+    profiles=(
+        Profile("local", listen=("amqp://~127.0.0.1:0",)),
+        Profile(
+            "prod",
+            messenger_name="ops-console",
+            listen=("amqps://~0.0.0.0:5671", "amqp://~127.0.0.1:5672"),
+            subscribe=("amqps://broker.example:5671/orders", "amqp://peer/news"),
+            compose_address="amqps://broker.example:5671/replies",
+            routes=(
+                ("amqp://orders/*", "amqps://broker.example:5671/$1"),
+                ("*", "amqp://relay/$1"),
+            ),
+            rewrites=(("amqp://%@broker.example/*", "amqp://broker.example/$1"),),
+            timeout=7.5,
+            incoming_window=0,
+            outgoing_window=50,
+            max_messages=2000,
+            theme="msgr-light",
+            user="ops",
+            password_env="PROD_AMQP_PASSWORD",
+            retry=False,
+            tls=TLSProfile(
+                certificate="~/certs/client.pem",
+                private_key="certs/client-key.pem",
+                key_password_env="PROD_KEY_PASSWORD",
+                trusted_certificates="/etc/ssl/ca.pem",
+                verify_hostname=False,
+                allow_insecure_plain=True,
+            ),
+        ),
+        Profile(
+            "stored",
+            user="robot",
+            store_password_in_file=True,
+            password=Secret("in-the-file"),
+            tls=TLSProfile(
+                certificate="client.pem",
+                private_key="client-key.pem",
+                store_key_password_in_file=True,
+                key_password=Secret("key-in-the-file"),
+            ),
+        ),
+    ),
+    default_profile="prod",
+    keymap=(("incoming.accept", "y"), ("app.send", "ctrl+enter,ctrl+s")),
+)
+
+# What msgr-tui writes for EXPECTED: the documented layout, byte for byte.
+WRITTEN = """\
+# msgr-tui connection profiles (see the README, section Profiles).
+# Saved by msgr-tui: comments are not kept; the previous version is config.toml.bak.
+
+default_profile = "prod"
+
+[keymap]
+"incoming.accept" = "y"
+"app.send" = "ctrl+enter,ctrl+s"
+
+[profiles.local]
+listen = [
+    "amqp://~127.0.0.1:0",
+]
+
+[profiles.prod]
+messenger_name = "ops-console"
+listen = [
+    "amqps://~0.0.0.0:5671",
+    "amqp://~127.0.0.1:5672",
+]
+subscribe = [
+    "amqps://broker.example:5671/orders",
+    "amqp://peer/news",
+]
+compose_address = "amqps://broker.example:5671/replies"
+routes = [
+    [
+        "amqp://orders/*",
+        "amqps://broker.example:5671/$1",
+    ],
+    [
+        "*",
+        "amqp://relay/$1",
+    ],
+]
+rewrites = [
+    [
+        "amqp://%@broker.example/*",
+        "amqp://broker.example/$1",
+    ],
+]
+timeout = 7.5
+incoming_window = 0
+outgoing_window = 50
+max_messages = 2000
+theme = "msgr-light"
+user = "ops"
+password_env = "PROD_AMQP_PASSWORD"
+retry = false
+
+[profiles.prod.tls]
+certificate = "~/certs/client.pem"
+private_key = "certs/client-key.pem"
+key_password_env = "PROD_KEY_PASSWORD"
+trusted_certificates = "/etc/ssl/ca.pem"
+verify_hostname = false
+allow_insecure_plain = true
+
+[profiles.stored]
+user = "robot"
+store_password_in_file = true
+password = "in-the-file"
+
+[profiles.stored.tls]
+certificate = "client.pem"
+private_key = "client-key.pem"
+store_key_password_in_file = true
+key_password = "key-in-the-file"
 """
 
 
@@ -75,26 +215,34 @@ def error_of(tmp_path: Path, text: str) -> ConfigError:
 # --------------------------------------------------------------- round trip
 
 
+def test_full_uses_every_key_of_the_file_format() -> None:
+    # So that the tests below cover a key as soon as the format has it.
+    for key in (*TOP_LEVEL_KEYS, *PROFILE_KEYS, *TLS_KEYS):
+        if key in ("profiles", "tls"):
+            continue  # tables, not keys with values
+        assert re.search(rf'^"?{re.escape(key)}"? = ', FULL, re.MULTILINE) or f"[{key}]" in FULL, (
+            key
+        )
+
+
 def test_every_key_is_read_into_the_model(tmp_path: Path) -> None:
-    config = read_config(write(tmp_path / "config.toml", FULL)).config
-    assert config.default_profile == "prod"
-    assert config.names == ["local", "prod"]
-    prod = config.get("prod")
-    assert prod is not None
-    assert prod.routes[0] == ("amqp://orders/*", "amqps://broker.example:5671/$1")
-    assert prod.timeout == 7.5 and prod.incoming_window == 0 and prod.retry is False
-    assert prod.tls.verify_hostname is False and prod.tls.allow_insecure_plain is True
-    assert config.get("local") == Profile("local", listen=("amqp://~127.0.0.1:0",))
+    path = write(tmp_path / "config.toml", FULL)
+    path.chmod(0o600)  # it stores passwords: anything looser is warned about
+    loaded = read_config(path)
+    assert loaded.config == EXPECTED
+    assert loaded.warnings == ()
 
 
-def test_round_trip_reads_back_identical_and_rewrites_identical_bytes(tmp_path: Path) -> None:
-    original = read_config(write(tmp_path / "in.toml", FULL)).config
-    out = tmp_path / "out.toml"
-    write_config(out, original)
-    assert read_config(out).config == original
-    first = out.read_bytes()
-    write_config(out, read_config(out).config)
-    assert out.read_bytes() == first
+def test_what_is_written_is_the_documented_text_and_reads_back_identical(tmp_path: Path) -> None:
+    out = tmp_path / "config.toml"
+    write_config(out, EXPECTED)
+    assert out.read_text() == WRITTEN
+    assert read_config(out).config == EXPECTED
+    # A hand-written file, read and saved, comes out in the same layout.
+    write(out, FULL)
+    loaded = read_config(out)
+    write_config(out, loaded.config, unchanged_since=loaded)
+    assert out.read_text() == WRITTEN
 
 
 def test_a_stored_password_round_trips_when_the_profile_opts_in(tmp_path: Path) -> None:
@@ -112,9 +260,19 @@ def test_a_stored_password_round_trips_when_the_profile_opts_in(tmp_path: Path) 
     )
     path = tmp_path / "config.toml"
     write_config(path, Config((profile,)))
+    assert path.read_text().split("\n\n", 1)[1] == (
+        "[profiles.opted]\n"
+        'user = "u"\n'
+        "store_password_in_file = true\n"
+        'password = "hunter2"\n'
+        "\n"
+        "[profiles.opted.tls]\n"
+        'certificate = "c.pem"\n'
+        'private_key = "k.pem"\n'
+        "store_key_password_in_file = true\n"
+        'key_password = "keypw"\n'
+    )
     assert read_config(path).config.get("opted") == profile
-    text = path.read_text()
-    assert 'password = "hunter2"' in text and 'key_password = "keypw"' in text
 
 
 # ----------------------------------------------------------- clear errors
@@ -396,7 +554,7 @@ def test_resolve_profile_by_name_for_headless_commands(tmp_path: Path) -> None:
         settings_for("a", str(path))
 
 
-def test_keymap_round_trips_and_bad_entries_are_named(tmp_path) -> None:
+def test_keymap_round_trips_and_bad_entries_are_named(tmp_path: Path) -> None:
     from msgr_tui.profiles.errors import ConfigError
     from msgr_tui.profiles.store import read_config, write_config
 

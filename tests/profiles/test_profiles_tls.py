@@ -7,16 +7,19 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from msgr_tui.bridge import (
     MessageArrived,
+    Notice,
     SubscriptionChanged,
     TrackerUpdated,
 )
-from msgr_tui.messenger import ABORTED, ACCEPTED
+from msgr_tui.messenger import ABORTED, ACCEPTED, Messenger
+from msgr_tui.messenger.subscription import SubscriptionState
 from msgr_tui.profiles import ProfileSession, read_config, resolve
 from msgr_tui.profiles.tls_files import check_tls
 from tests.bridge.running import running
@@ -125,8 +128,8 @@ def test_half_a_client_identity(certs: CertificateSet) -> None:
 # ------------------------------------------------------------- connecting
 
 
-def tls_server(certs: CertificateSet):
-    def setup(messenger) -> None:
+def tls_server(certs: CertificateSet) -> Callable[[Messenger], None]:
+    def setup(messenger: Messenger) -> None:
         messenger.certificate = certs.server_cert
         messenger.private_key = certs.server_key
         messenger.trusted_certificates = certs.ca  # so clients must show a certificate
@@ -235,14 +238,24 @@ verify_hostname = true
     session = ProfileSession(config, env={"TEST_RABBIT_PASSWORD": "guest"})
     session.load()
     settings = session.settings("rabbit")
-    assert settings.tls.verify_hostname and settings.password == "guest"
+    assert settings.password == "guest"  # from the environment variable the profile names
     with running(settings) as run:
         wait_for(
-            lambda: any(e.state == "attached" for e in run.of(SubscriptionChanged)),
+            lambda: any(e.state is SubscriptionState.ATTACHED for e in run.of(SubscriptionChanged)),
             timeout=30,
             what="the subscription attached over TLS",
         )
         run.put(address, "through the broker")
         wait_for(lambda: run.of(MessageArrived), timeout=30, what="the message back")
+        # The hostname check is on: the broker's certificate names localhost, not its IP.
+        by_ip = address.replace(f"amqps://{rabbitmq.tls_host}:", "amqps://127.0.0.1:")
+        run.put(by_ip, "refused by name", draft_id=2)
+        wait_for(
+            lambda: any("certificate verify failed" in n.text for n in run.of(Notice)),
+            timeout=30,
+            what="the name check to refuse the IP address",
+        )
     assert run.of(MessageArrived)[0].message.body == "through the broker"
+    assert len(run.of(MessageArrived)) == 1
     assert any(e.status is ACCEPTED for e in run.of(TrackerUpdated))
+    assert any(e.status is ABORTED for e in run.of(TrackerUpdated))
