@@ -4,18 +4,25 @@ Three comparisons, each against a baseline measured in the same run, every
 command a separate OS process, every message accepted:
 
     recv -> file   library sender -> ``msgr-tui recv ~ -o FILE``      (lossless file, fsync'd)
+                   library sender -> ``msgr-tui recv ~ --json > /dev/null`` (the format alone)
                    library sender -> ``msgr-tui recv ~ > /dev/null``   (the baseline)
-    file -> send   ``msgr-tui send ADDR --from FILE`` -> library recv
+    file -> send   ``msgr-tui send --from FILE`` -> library recv (the file's own addresses)
+                   ``msgr-tui send ADDR --from FILE`` -> library recv (readdressed: each
+                   message gains an ``x-opt-original-to`` annotation, which the
+                   receiver decodes too)
                    ``msgr-tui send ADDR --count N --size S`` -> library recv (the baseline)
     move           ``msgr-tui move A B --count N`` through the local RabbitMQ
                    ``msgr-tui send A --count N``, ``msgr-tui recv B --count N``
                    (the baselines: the same broker, the same queues' load)
 
 Peer to peer, the rate is the sender's (first put to last outcome), as in
-bench/headless_vs_library.py. Through RabbitMQ it is N over the command's
-wall time from start to exit, for all three alike (start-up included: about
-0.3 s each). The file for ``--from`` is the one ``recv -o`` wrote. Medians
-over the repetitions, interleaved so a slow spell hits every pair alike.
+bench/headless_vs_library.py; a second column gives N over the sender's
+whole run, start-up and (for ``--from``) reading the file included. Through
+RabbitMQ the rate is N over the command's wall time from start to exit, for
+all three alike (start-up included: about 0.3 s each). The file for
+``--from`` is the one ``recv -o`` wrote (for its own addresses, rewritten to
+point at the receiver before the clock starts). Medians over the repetitions,
+interleaved so a slow spell hits every pair alike.
 
     python3 bench/message_files.py [--count 100000] [--size 32] [--repeat 3] [--no-rabbitmq]
 """
@@ -23,6 +30,7 @@ over the repetitions, interleaved so a slow spell hits every pair alike.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -31,6 +39,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from headless_vs_library import wait_with_usage
@@ -48,10 +58,29 @@ def sender_rate(output: str, count: int) -> float:
     return float(found.group(3))
 
 
-def peer_pair(receiver: list[str], sender: list[str], count: int) -> float:
-    """Start ``receiver`` (it listens on a free port), then ``sender`` to it; the rate.
+@dataclass
+class PeerRun:
+    """A sender and a receiver on loopback: the rates, and CPU per message of each process."""
 
-    ``sender`` holds ``{address}`` where the receiver's address goes.
+    rate: float
+    whole_run: float
+    sender_us: float
+    receiver_us: float
+
+
+def peer_pair(
+    receiver: list[str],
+    sender: list[str],
+    count: int,
+    prepare: Callable[[str], None] | None = None,
+) -> PeerRun:
+    """Start ``receiver`` (it listens on a free port), then ``sender`` to it.
+
+    ``sender`` holds ``{address}`` where the receiver's address goes;
+    ``prepare``, if given, is called with that address first (untimed). Gives
+    the rate the sender measured, ``count`` over the sender's whole run
+    (start-up, and for ``--from`` reading and checking the file, included),
+    and the CPU each process used per message (its start-up included).
     """
     with open(os.devnull, "w") as devnull:
         recv = subprocess.Popen(
@@ -64,26 +93,82 @@ def peer_pair(receiver: list[str], sender: list[str], count: int) -> float:
             recv.kill()
             raise SystemExit(f"receiver did not start: {line!r}")
         address = f"{found.group(1)}/bench"
-        send = subprocess.run(
-            [part.replace("{address}", address) for part in sender],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
+        if prepare is not None:
+            prepare(address)
+        started = time.perf_counter()
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            send = subprocess.Popen(
+                [part.replace("{address}", address) for part in sender],
+                stdout=out,
+                stderr=err,
+                text=True,
+                cwd=ROOT,
+            )
+            _, status, usage = os.wait4(send.pid, 0)
+            wall = time.perf_counter() - started
+            out.seek(0)
+            err.seek(0)
+            output, errors = out.read(), err.read()
+        receiver_seconds = wait_with_usage(recv)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(
+            f"{sender} exited with {os.waitstatus_to_exitcode(status)}:\n{errors[-2000:]}"
         )
-        wait_with_usage(recv)
-    if send.returncode != 0:
-        raise SystemExit(f"{send.args} exited with {send.returncode}:\n{send.stderr[-2000:]}")
-    return sender_rate(send.stdout, count)
+    sender_seconds = usage.ru_utime + usage.ru_stime
+    return PeerRun(
+        sender_rate(output, count),
+        count / wall,
+        sender_seconds / count * 1e6,
+        receiver_seconds / count * 1e6,
+    )
 
 
-def wall_rate(command: list[str], count: int) -> float:
-    """``count`` over the wall time of ``command``, which must succeed."""
+def readdress_file(source: Path, target: Path) -> Callable[[str], None]:
+    """A ``prepare`` that writes ``source`` to ``target`` with every ``to`` set to the address."""
+
+    def write(address: str) -> None:
+        with source.open(encoding="utf-8") as lines, target.open("w", encoding="utf-8") as out:
+            for line in lines:
+                record = json.loads(line)
+                record["properties"]["to"] = address
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    return write
+
+
+@dataclass
+class Run:
+    """One command through RabbitMQ: its rate, and CPU per message (its own, the broker's)."""
+
+    rate: float
+    command_us: float
+    broker_us: float
+
+
+def broker_cpu_seconds() -> float:
+    """CPU seconds the RabbitMQ node (beam.smp) has used so far; 0 when it is not found."""
+    found = subprocess.run(["pgrep", "-f", "beam.smp"], capture_output=True, text=True)
+    total = 0.0
+    for pid in found.stdout.split():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def broker_run(command: list[str], count: int) -> Run:
+    """``count`` over the wall time of ``command`` (which must succeed), and its CPU."""
+    broker_before = broker_cpu_seconds()
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
+    )
+    command_seconds = wait_with_usage(process)
     seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{command} exited with {done.returncode}:\n{done.stderr[-2000:]}")
-    return count / seconds
+    broker_seconds = broker_cpu_seconds() - broker_before
+    return Run(count / seconds, command_seconds / count * 1e6, broker_seconds / count * 1e6)
 
 
 def library_sender(count: int, size: int) -> list[str]:
@@ -98,18 +183,18 @@ def recv_command(count: int, *extra: str) -> list[str]:
     return [*MSGR_TUI, "recv", "~127.0.0.1:0", "--count", str(count), *extra]
 
 
-def rabbitmq_round(count: int, size: int) -> dict[str, float]:
-    """Send N into A, move them A -> B, receive them from B: the three rates."""
+def rabbitmq_round(count: int, size: int) -> dict[str, Run]:
+    """Send N into A, move them A -> B, receive them from B: the three runs."""
     a, b = (f"bench-move-{kind}-{uuid.uuid4().hex[:8]}" for kind in ("a", "b"))
-    send = wall_rate(
+    send = broker_run(
         [*MSGR_TUI, "send", f"{RABBITMQ}/{a}", "--count", str(count), "--size", str(size)],
         count,
     )
-    move = wall_rate(
+    move = broker_run(
         [*MSGR_TUI, "move", f"{RABBITMQ}/{a}", f"{RABBITMQ}/{b}", "--count", str(count)], count
     )
     # The move made B durable: a plain receiver reads it as it is.
-    recv = wall_rate(
+    recv = broker_run(
         [*MSGR_TUI, "recv", f"{RABBITMQ}//amq/queue/{b}", "--count", str(count)], count
     )
     return {"send A": send, "move A -> B": move, "recv B": recv}
@@ -128,41 +213,69 @@ def main() -> None:
     args = parser.parse_args()
     count, size = args.count, args.size
     rates: dict[str, list[float]] = {}
+    walls: dict[str, list[float]] = {}  # peer to peer: over the sender's whole run
+    # CPU us per message: peer to peer (sender, receiver), through RabbitMQ (command, broker).
+    cpu: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        saved = Path(scratch) / "saved.jsonl"
-        for _ in range(args.repeat):
-            runs = {
-                "recv > /dev/null": (recv_command(count), library_sender(count, size)),
+        for repetition in range(args.repeat):
+            # A message file is never overwritten: a new one each time.
+            saved = Path(scratch) / f"saved-{repetition}.jsonl"
+            own = Path(scratch) / f"own-{repetition}.jsonl"
+            library = library_receiver(count)
+            runs: dict[str, tuple[list[str], list[str], Callable[[str], None] | None]] = {
+                "recv > /dev/null": (recv_command(count), library_sender(count, size), None),
+                "recv --json > /dev/null": (
+                    recv_command(count, "--json"),
+                    library_sender(count, size),
+                    None,
+                ),
                 "recv -o FILE": (
                     recv_command(count, "-o", str(saved)),
                     library_sender(count, size),
+                    None,
                 ),
                 "send --count --size": (
-                    library_receiver(count),
+                    library,
                     [*MSGR_TUI, "send", "{address}", "--count", str(count), "--size", str(size)],
+                    None,
                 ),
                 "send --from FILE": (
-                    library_receiver(count),
+                    library,
+                    [*MSGR_TUI, "send", "--from", str(own)],
+                    readdress_file(saved, own),
+                ),
+                "send ADDR --from FILE": (
+                    library,
                     [*MSGR_TUI, "send", "{address}", "--from", str(saved)],
+                    None,
                 ),
             }
-            for name, (receiver, sender) in runs.items():
-                rates.setdefault(name, []).append(peer_pair(receiver, sender, count))
+            for name, (receiver, sender, prepare) in runs.items():
+                run = peer_pair(receiver, sender, count, prepare)
+                rates.setdefault(name, []).append(run.rate)
+                walls.setdefault(name, []).append(run.whole_run)
+                cpu.setdefault(name, []).append((run.sender_us, run.receiver_us))
             if not args.no_rabbitmq:
-                for name, rate in rabbitmq_round(count, size).items():
-                    rates.setdefault(name, []).append(rate)
+                for name, run in rabbitmq_round(count, size).items():
+                    rates.setdefault(name, []).append(run.rate)
+                    cpu.setdefault(name, []).append((run.command_us, run.broker_us))
         file_size = saved.stat().st_size
     print(
         f"{count:,} messages of {size} bytes, loopback, median of {args.repeat}; "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
         f"the file: {file_size / count:.0f} bytes a message"
     )
-    print(f"{'run':<22} {'msg/s':>9} {'vs baseline':>12}")
+    print(
+        f"{'run':<25} {'msg/s':>9} {'vs baseline':>12} {'whole run msg/s':>16}"
+        f"  CPU us/msg: {'sender':>6} {'receiver':>8}"
+    )
     comparisons = [
         ("recv > /dev/null", "recv > /dev/null"),
+        ("recv --json > /dev/null", "recv > /dev/null"),
         ("recv -o FILE", "recv > /dev/null"),
         ("send --count --size", "send --count --size"),
         ("send --from FILE", "send --count --size"),
+        ("send ADDR --from FILE", "send --count --size"),
     ]
     if not args.no_rabbitmq:
         comparisons += [
@@ -176,7 +289,20 @@ def main() -> None:
         ]
     for name, baseline in comparisons:
         rate = median(rates[name])
-        print(f"{name:<22} {rate:>9,.0f} {rate / median(rates[baseline]):>11.2f}x")
+        whole = f"{median(walls[name]):>16,.0f}" if name in walls else f"{'(the same)':>16}"
+        line = f"{name:<25} {rate:>9,.0f} {rate / median(rates[baseline]):>11.2f}x {whole}"
+        if name in walls and name in cpu:
+            sender_us = median([sent for sent, _ in cpu[name]])
+            receiver_us = median([received for _, received in cpu[name]])
+            line += f"  {'':>11} {sender_us:>6.1f} {receiver_us:>8.1f}"
+        print(line)
+    broker_rows = [name for name in cpu if name not in walls]
+    if broker_rows:
+        print("\nCPU us per message through RabbitMQ (medians): the command, the broker")
+        for name in broker_rows:
+            command_us = median([command for command, _ in cpu[name]])
+            broker_us = median([broker for _, broker in cpu[name]])
+            print(f"{name:<25} {command_us:>7.1f} {broker_us:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         window=min(args.window, args.count or args.window),
         idle_timeout=args.timeout,
         progress=Progress(sys.stderr, enabled=sys.stderr.isatty()),
+        stall_timeout=settings.timeout,
     )
     signals = StopSignals(messenger)
     failure: str | None = None
@@ -118,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 mover.move_all(signals)
             except (MessengerException, CommandError) as error:
-                failure = str(error)
+                # A failure the Messenger reported says more than the error it
+                # caused ("no valid sources" when SOURCE's connection failed).
+                failure = str(mover.failure) if mover.failure is not None else str(error)
             finally:
                 mover.finish()
                 stop_quietly(messenger)
@@ -148,6 +151,8 @@ class Mover:
     window: int
     idle_timeout: float
     progress: Progress
+    # Copies waiting this long with no answer end the run (None: wait forever).
+    stall_timeout: float | None = None
     taken: int = 0
     moved: int = 0
     refused: Counter[str] = field(default_factory=Counter)
@@ -204,11 +209,22 @@ class Mover:
             if self._take():
                 last_arrival = self.progress.elapsed()
             self._settle_answered()
+            self._check_stall(last_arrival)
             idle = self.progress.elapsed() - last_arrival
             if not self.in_flight and not messenger.incoming and idle >= self.idle_timeout:
                 self.timed_out = True
                 return
             self.progress.update(self.moved, "moved", self.count)
+
+    def _check_stall(self, last_copy_at: float) -> None:
+        if self.stall_timeout is None or not self.in_flight:
+            return
+        waited = self.progress.elapsed() - max(self._last_answer_at, last_copy_at)
+        if waited > self.stall_timeout:
+            raise CommandError(
+                f"{shown(self.dest)}: no answer for {self.stall_timeout:g} s "
+                f"({len(self.in_flight)} copies waiting; their originals go back to the source)"
+            )
 
     def _done_taking(self) -> bool:
         """--count reached, the --copy limit reached, or DEST refused a copy."""
@@ -259,14 +275,26 @@ class Mover:
             messenger.send(0)  # the copies go out now
         return taken
 
-    def _settle_answered(self) -> None:
+    def _settle_answered(self, *, every_one: bool = False) -> None:
+        """Settle the originals of the answered copies, oldest first.
+
+        Stops at the oldest copy still unanswered (peers answer in order, and
+        looking past it would read every status of the window each round)
+        unless ``every_one``: at the end, none answered may be left behind.
+        """
         messenger = self.messenger
-        for copy, original in list(self.in_flight.items()):
+        answered = []
+        for copy, original in self.in_flight.items():
             status = messenger.status(copy)
             if status is PENDING:
-                continue
-            del self.in_flight[copy]
+                if every_one:
+                    continue
+                break
+            answered.append((copy, original, status))
+        if answered:
             self._last_answer_at = self.progress.elapsed()
+        for copy, original, status in answered:
+            del self.in_flight[copy]
             if status is ACCEPTED:
                 self.moved += 1
                 if self.copy:
@@ -282,7 +310,7 @@ class Mover:
 
     def finish(self) -> None:
         """Give back what is not moved (copy mode: every original), stop the clock."""
-        self._settle_answered()
+        self._settle_answered(every_one=True)
         messenger = self.messenger
         for original in self.held:
             messenger.release(original)

@@ -269,14 +269,16 @@ def replay_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
     encoded: list[bytes] = []
     destinations: list[str] = []
     lines = tuple(int(where.rsplit(":", 1)[1]) for where, _ in records)
+    written = default_rewrite(address) if address is not None else None
+    given = settings.with_credentials(address) if address is not None else None
     for where, record in records:
-        if address is not None:
-            record = readdressed(record, address)
+        if written is not None:
+            record = readdressed(record, written)
         elif not record.address:
             raise CommandError(
                 f"{where}: the message has no address: give ADDRESS (nothing was sent)", 2
             )
-        destinations.append(settings.with_credentials(address or record.address or ""))
+        destinations.append(given or settings.with_credentials(record.address or ""))
         try:
             encoded.append(encode_message(record))
         except SectionError as error:
@@ -290,21 +292,21 @@ def replay_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
     )
 
 
-def readdressed(record: MessageRecord, address: str) -> MessageRecord:
-    """``record`` sent to ``address``: its ``to`` says so, the original one stays noted.
+def readdressed(record: MessageRecord, written: str) -> MessageRecord:
+    """``record`` sent to ``written`` (an address as a message holds it: see default_rewrite).
 
-    The original destination goes into the message annotation
-    ``x-opt-original-to`` (when it had one and it differs), so a replayed or
-    moved message still tells where it was first sent.
+    Its ``to`` says so; the original destination goes into the message
+    annotation ``x-opt-original-to`` (when it had one and it differs), so a
+    replayed or moved message still tells where it was first sent.
     """
-    written = default_rewrite(address)
     original = record.address
-    moved = record.addressed_to(written)
-    if original and original != written:
-        annotations = dict(moved.message_annotations or {})
-        annotations.setdefault(ORIGINAL_TO, original)
-        moved = dataclasses.replace(moved, message_annotations=annotations)
-    return moved
+    properties = dict(record.properties or {})
+    properties["to"] = written
+    if not original or original == written:
+        return dataclasses.replace(record, properties=properties)
+    annotations = dict(record.message_annotations or {})
+    annotations.setdefault(ORIGINAL_TO, original)
+    return dataclasses.replace(record, properties=properties, message_annotations=annotations)
 
 
 def message_from_args(args: argparse.Namespace) -> Message:

@@ -16,7 +16,7 @@ __all__ = ["MessageFileError", "MessageFileWriter", "read_messages", "record_lin
 
 
 class MessageFileError(ValueError):
-    """A line of a message file that cannot be read: ``where`` is ``file:line``."""
+    """A message file that cannot be read or written: ``where`` is ``file:line`` or ``file``."""
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")
@@ -24,9 +24,14 @@ class MessageFileError(ValueError):
         self.reason = reason
 
 
+# One encoder for every line: json.dumps with options builds a new one per call.
+# Text stays text (no \u escapes); NaN is never written as bare JSON (it is tagged).
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
+
+
 def record_line(message: MessageRecord, meta: Mapping[str, Any] | None = None) -> str:
     """One line of a message file (no newline): JSON, text kept as text."""
-    return json.dumps(to_record(message, meta), ensure_ascii=False, allow_nan=False)
+    return _LINE_ENCODER.encode(to_record(message, meta))
 
 
 def read_messages(source: str | os.PathLike[str] | IO[str]) -> Iterator[tuple[str, MessageRecord]]:
@@ -60,6 +65,14 @@ def _read_lines(stream: IO[str], name: str) -> Iterator[tuple[str, MessageRecord
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as error:
+                if not line.endswith("\n"):
+                    # The last line, cut short: what a killed ``recv -o`` leaves.
+                    raise MessageFileError(
+                        where,
+                        "the file ends in the middle of this line (a run that was killed "
+                        "while writing it?); such a message was never accepted, so its "
+                        "source still has it: remove the line",
+                    ) from None
                 raise MessageFileError(
                     where, f"not JSON ({error.msg}, column {error.colno})"
                 ) from None
@@ -79,6 +92,11 @@ class MessageFileWriter:
     returned); :meth:`commit` syncs it and renames it to ``FILE``. A run that
     is killed leaves ``FILE.partial`` behind, never a ``FILE`` that looks
     complete. With ``path`` ``-`` lines go to stdout.
+
+    Nothing is ever overwritten: those messages may exist nowhere else (they
+    were accepted, so the source no longer has them). An existing ``FILE``, or
+    a ``FILE.partial`` left by a run that did not finish, is a
+    MessageFileError before anything is written.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -89,7 +107,21 @@ class MessageFileWriter:
             self._stream: IO[str] = sys.stdout
         else:
             self.partial = self.path.with_name(self.path.name + ".partial")
-            self._stream = open(self.partial, "w", encoding="utf-8")  # noqa: SIM115 (closed in commit)
+            if self.path.exists():
+                raise MessageFileError(
+                    str(self.path), "already exists: a message file is never replaced"
+                )
+            try:
+                # "x": created here, or refused; never truncated.
+                self._stream = open(self.partial, "x", encoding="utf-8")  # noqa: SIM115 (closed in commit)
+            except FileExistsError:
+                raise MessageFileError(
+                    str(self.partial),
+                    "is left by a run that did not finish and holds the messages it saved: "
+                    "rename it to keep them (it reads as a message file), or remove it",
+                ) from None
+            except OSError as error:
+                raise MessageFileError(str(self.partial), error.strerror or str(error)) from None
 
     def write(self, lines: list[str]) -> None:
         """Write and flush ``lines``; raises OSError (BrokenPipeError...) when it cannot."""
@@ -110,9 +142,31 @@ class MessageFileWriter:
         self._stream.flush()
         os.fsync(self._stream.fileno())
         self._stream.close()
-        os.replace(self.partial, self.path)
+        try:
+            # A link, not a rename: it refuses to replace a FILE made meanwhile.
+            os.link(self.partial, self.path)
+        except FileExistsError:
+            raise MessageFileError(
+                str(self.path), f"appeared during the run: the messages are in {self.partial}"
+            ) from None
+        os.unlink(self.partial)
+        _sync_directory(self.path.parent)
 
     def abandon(self) -> None:
         """Close without completing: ``FILE.partial`` stays, with what was written."""
         if self.partial is not None and not self._stream.closed:
             self._stream.close()
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a new name in ``directory`` durable (where the system allows it)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

@@ -3,9 +3,9 @@
 ``proton.Message`` holds one body and no footer; a message can have several
 data (or amqp-sequence) sections and a footer, and every field of it has an
 AMQP type. A :class:`MessageRecord` keeps all of it: each section decoded
-with python-qpid-proton's ``Data``, whose Python values carry their AMQP type
-(``ubyte``, ``symbol``, ``timestamp``...), so encoding the record again gives
-the same message.
+into python-qpid-proton's typed values (``ubyte``, ``symbol``, ``timestamp``...;
+by :mod:`.wire_values`, which reads and writes them as ``Data`` would,
+faster), so encoding the record again gives the same message.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from proton import Data, Described, symbol, ulong
 
-from ..messenger.snapshot import detached
+from .wire_values import Unencodable, WireError, decode_described, decode_value, encode_value
 
 __all__ = [
     "HEADER_FIELDS",
@@ -117,26 +117,36 @@ _BODY_KINDS = {_DATA: BodyKind.DATA, _SEQUENCE: BodyKind.SEQUENCE, _VALUE: BodyK
 _BODY_CODES = {kind: code for code, kind in _BODY_KINDS.items()}
 
 
-def decode_message(data: bytes) -> MessageRecord:
+def decode_message(data: bytes | bytearray) -> MessageRecord:
     """The sections of an encoded AMQP message; SectionError when it is not one."""
+    data = bytes(data)
     sections: dict[int, Any] = {}
     body_kind: BodyKind | None = None
     body: list[Any] = []
     offset = 0
-    while offset < len(data):
-        value, used = _decode_one(data, offset)
-        offset += used
-        code = _section_code(value, offset)
-        if code in _BODY_KINDS:
-            kind = _BODY_KINDS[code]
+    end = len(data)
+    while offset < end:
+        try:
+            if data[offset : offset + 2] == b"\x00\x53" and _HEADER <= data[offset + 2] <= _FOOTER:
+                # How every peer writes a section's descriptor: a smallulong code.
+                code = data[offset + 2]
+                value, offset = decode_value(data, offset + 3)
+            else:
+                descriptor, value, next_offset = decode_described(data, offset)
+                code = _section_code(descriptor, offset)
+                offset = next_offset
+        except (WireError, IndexError) as error:
+            raise SectionError(f"not a message section: {error}") from None
+        kind = _BODY_KINDS.get(code)
+        if kind is not None:
             if body_kind is not None and (kind is not body_kind or kind is BodyKind.VALUE):
                 raise SectionError(f"a {kind.value} section after a {body_kind.value} body")
             body_kind = kind
-            body.append(value.value)
+            body.append(value)
         elif code in sections:
             raise SectionError(f"section 0x{code:02x} appears twice")
         else:
-            sections[code] = value.value
+            sections[code] = value
     return MessageRecord(
         header=_fields(sections.get(_HEADER), HEADER_FIELDS, "header"),
         delivery_annotations=_owned_map(sections.get(_DELIVERY_ANNOTATIONS)),
@@ -171,29 +181,12 @@ def encode_message(record: MessageRecord) -> bytes:
     return b"".join(parts)
 
 
-def _decode_one(data: bytes, offset: int) -> tuple[Any, int]:
-    section = Data()
-    try:
-        used = section.decode(data[offset:])
-    except Exception as error:
-        raise SectionError(f"undecodable AMQP data at byte {offset}: {error}") from None
-    if used <= 0:
-        raise SectionError(f"undecodable AMQP data at byte {offset}")
-    section.rewind()
-    section.next()
-    # Binary comes out as views over ``section``'s buffer: copy it out while it lives.
-    return detached(section.get_object()), used
-
-
-def _section_code(value: Any, offset: int) -> int:
-    if type(value) is not Described:
-        raise SectionError(f"not a message section before byte {offset}: {value!r}")
-    descriptor = value.descriptor
-    if isinstance(descriptor, int) and _HEADER <= descriptor <= _FOOTER:
+def _section_code(descriptor: Any, offset: int) -> int:
+    if type(descriptor) is ulong and _HEADER <= descriptor <= _FOOTER:
         return int(descriptor)
     if isinstance(descriptor, str) and str(descriptor) in _NAMES:
         return _NAMES[str(descriptor)]
-    raise SectionError(f"unknown section descriptor {descriptor!r} before byte {offset}")
+    raise SectionError(f"unknown section descriptor {descriptor!r} at byte {offset}")
 
 
 def _fields(values: Any, names: tuple[str, ...], section: str) -> dict[str, Any] | None:
@@ -215,6 +208,10 @@ def _field_list(fields: Mapping[str, Any], names: tuple[str, ...]) -> list[Any]:
 
 
 def _described(code: int, value: Any) -> bytes:
+    try:
+        return b"\x00\x53" + bytes((code,)) + encode_value(value)
+    except Unencodable:
+        pass  # Data takes more (subclasses, bytearray...) or says why it will not
     data = Data()
     try:
         data.put_object(Described(ulong(code), value))

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -32,28 +30,10 @@ from msgr_tui.messagefile import (
     record_line,
 )
 from msgr_tui.messenger import ACCEPTED, Messenger
+from tests.command_line import COMMAND, ROOT, msgr_tui
 from tests.conftest import RabbitMQ
 from tests.helpers import DEADLINE, pump_until, started, stop_all
 from tests.messagefile.test_format import EVERY_TYPE, full_message
-
-ROOT = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-m", "msgr_tui"]
-
-
-def msgr_tui(
-    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*COMMAND, *args],
-        input=stdin,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=DEADLINE * 4,
-        env={**os.environ, **(env or {})},
-    )
-    return subprocess.CompletedProcess(
-        result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
-    )
 
 
 def listening_peer(incoming_window: int = 100) -> tuple[Messenger, str]:
@@ -183,17 +163,42 @@ def test_rate_paces_the_replay(tmp_path: Path) -> None:
 # --------------------------------------------------------------- bad files
 
 
+def test_recv_refuses_to_replace_a_file_and_takes_nothing(tmp_path: Path) -> None:
+    existing = tmp_path / "dlq.jsonl"
+    existing.write_text("yesterday's export\n")
+    # A TCP listener nobody answers: its backlog shows whether recv connected.
+    with socket.create_server(("127.0.0.1", 0)) as trap:
+        port = trap.getsockname()[1]
+        result = msgr_tui("recv", f"amqp://127.0.0.1:{port}/q", "-o", str(existing))
+        assert result.returncode == 2
+        assert f"--output: {existing}: already exists" in result.stderr
+        assert "nothing was received" in result.stderr
+        assert existing.read_text() == "yesterday's export\n"
+        trap.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            trap.accept()
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b'{"msgr-tui": 1, "body": {"value": "fine"}}\n{"msgr-tui": 1, "bo', ":2: not JSON"),
+        (b'{"msgr-tui": 1, "body": {"value": "fine"}}\n{"msgr-tui": 1, "bo', ":2: the file ends"),
+        (b'{"msgr-tui": 1, "bo\n{"msgr-tui": 1, "body": {"value": "fine"}}\n', ":1: not JSON"),
         (b'{"msgr-tui": 1, "body": {"value": {"$nope": 1}}}\n', ":1: body.value: unknown type"),
         (b'{"msgr-tui": 9, "body": {"value": 1}}\n', ":1: msgr-tui: format version 9"),
         (b"\x00\x01\xff\xfe binary, not text", ":1: not UTF-8 text"),
         (b"", "no messages in the file"),
         (b'{"msgr-tui": 1, "body": {"value": 1}}\n', ":1: the message has no address"),
     ],
-    ids=["truncated line", "unknown type tag", "wrong version", "binary file", "empty", "nowhere"],
+    ids=[
+        "truncated last line",
+        "broken line",
+        "unknown type tag",
+        "wrong version",
+        "binary file",
+        "empty",
+        "nowhere",
+    ],
 )
 def test_a_file_that_cannot_be_read_sends_nothing_and_says_where(
     tmp_path: Path, content: bytes, reason: str
@@ -494,6 +499,39 @@ def test_a_destination_that_rejects_everything_leaves_the_source_as_it_was(
 
 
 @pytest.mark.rabbitmq
+def test_a_destination_that_never_answers_ends_the_move_and_gives_everything_back(
+    rabbitmq: RabbitMQ, tmp_path: Path
+) -> None:
+    source = f"msgr-tui-silent-{uuid.uuid4().hex}"
+    fill(rabbitmq, source, 5)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[profiles.impatient]\ntimeout = 1\n"
+        "[profiles.impatient.tls]\nallow_insecure_plain = true\n",  # guest over plain TCP
+        encoding="utf-8",
+    )
+    # It takes every copy and never says what became of it.
+    silent = started("silent", blocking=False, incoming_window=100)
+    port = silent.subscribe("amqp://~127.0.0.1:0").port
+    silent.recv(-1)
+    process = subprocess.Popen(
+        [*COMMAND, "move", "--config", str(config), "-p", "impatient",
+         queue_url(rabbitmq, source), f"amqp://127.0.0.1:{port}/void"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )  # fmt: skip
+    pump_until([silent], lambda: process.poll() is not None, timeout=DEADLINE * 2, what="the end")
+    out, err = process.communicate(timeout=DEADLINE)
+    assert silent.incoming == 5  # every copy arrived, none was answered
+    stop_all(silent)
+    assert process.returncode == 3, out.decode() + err.decode()
+    assert "no answer for 1 s (5 copies waiting" in err.decode()
+    assert "unanswered         5  (given back to the source)" in out.decode()
+    assert sorted(drain(rabbitmq, source)) == list(range(5))
+
+
+@pytest.mark.rabbitmq
 def test_a_move_killed_midway_loses_nothing(rabbitmq: RabbitMQ) -> None:
     source, dest = (f"msgr-tui-kill-{kind}-{uuid.uuid4().hex}" for kind in ("a", "b"))
     count = 20_000
@@ -522,6 +560,37 @@ def test_a_move_killed_midway_loses_nothing(rabbitmq: RabbitMQ) -> None:
     duplicates = set(left) & set(arrived)
     assert len(duplicates) <= 8  # at most the window in flight
     assert len(arrived) == len(set(arrived))
+
+
+@pytest.mark.rabbitmq
+def test_a_save_killed_midway_loses_nothing(rabbitmq: RabbitMQ, tmp_path: Path) -> None:
+    source = f"msgr-tui-save-{uuid.uuid4().hex}"
+    count = 20_000
+    fill(rabbitmq, source, count)
+    output = tmp_path / "saved.jsonl"
+    partial = tmp_path / "saved.jsonl.partial"
+    process = subprocess.Popen(
+        [*COMMAND, "recv", queue_url(rabbitmq, source), "-o", str(output)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        # Midway: once the broker has let go of some (accepted), and the save still runs.
+        deadline = time.monotonic() + DEADLINE * 4
+        while queue_depth(source) in (0, count):
+            assert process.poll() is None, "the save ended before it could be killed"
+            assert time.monotonic() < deadline, "nothing was accepted"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(DEADLINE)
+    assert not output.exists()  # never a file that looks complete
+    saved = [message.body.sections[0] for _, message in read_messages(partial)]  # type: ignore[union-attr]
+    left = drain(rabbitmq, source)
+    # Every message is in the file or back in the queue; one written but not
+    # yet accepted when the kill came is in both.
+    assert set(saved) | set(left) == set(range(count))
+    assert len(saved) > 0 and len(saved) == len(set(saved))
 
 
 @pytest.mark.rabbitmq

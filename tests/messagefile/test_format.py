@@ -258,6 +258,35 @@ def test_a_file_is_complete_only_once_committed(tmp_path: Path) -> None:
     assert (tmp_path / "killed.jsonl.partial").exists()
 
 
+def test_a_message_file_is_never_overwritten(tmp_path: Path) -> None:
+    saved = tmp_path / "saved.jsonl"
+    saved.write_text("the only copy of yesterday's messages\n")
+    with pytest.raises(MessageFileError, match="already exists"):
+        MessageFileWriter(saved)
+    assert saved.read_text() == "the only copy of yesterday's messages\n"
+    assert not (tmp_path / "saved.jsonl.partial").exists()
+
+    # A run that was killed left its .partial: the next run must not truncate it.
+    crashed = tmp_path / "crashed.jsonl"
+    left = MessageFileWriter(crashed)
+    left.write([record_line(MessageRecord(body=Body(BodyKind.VALUE, ("saved once",))))])
+    left.abandon()
+    with pytest.raises(MessageFileError, match="left by a run that did not finish"):
+        MessageFileWriter(crashed)
+    kept = [m.body.sections[0] for _, m in read_messages(f"{crashed}.partial")]  # type: ignore[union-attr]
+    assert kept == ["saved once"]
+
+    # A FILE that appears while the run writes is not replaced at the end either.
+    racing = tmp_path / "racing.jsonl"
+    writer = MessageFileWriter(racing)
+    writer.write([record_line(MessageRecord())])
+    racing.write_text("someone else's\n")
+    with pytest.raises(MessageFileError, match="appeared during the run"):
+        writer.commit()
+    assert racing.read_text() == "someone else's\n"
+    assert len(Path(f"{racing}.partial").read_text().splitlines()) == 1
+
+
 def test_addressed_to_changes_only_the_destination() -> None:
     message = full_message(BODIES["one data section"])
     moved = message.addressed_to("amqp://elsewhere/dlq")
