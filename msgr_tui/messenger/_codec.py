@@ -24,11 +24,12 @@ def decode_into(message: Message, data: bytes | bytearray) -> None:
 
     Raises what ``Message.decode`` raises for bad data.
     """
-    sections = _pn.decode_sections(message, data)
-    message.instructions = detached(sections["instructions"])
-    message.annotations = detached(sections["annotations"])
-    message.properties = detached(sections["properties"])
-    message.body = detached(sections["body"])
+    instructions, annotations, properties, body, body_owned = _pn.decode_sections(message, data)
+    # Most messages have no annotations: skip the walk for what is not there.
+    message.instructions = detached(instructions) if instructions is not None else None
+    message.annotations = detached(annotations) if annotations is not None else None
+    message.properties = detached(properties) if properties is not None else None
+    message.body = body if body_owned else detached(body)
 
 
 def detached(value: Any) -> Any:

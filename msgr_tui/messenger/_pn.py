@@ -278,37 +278,34 @@ def _pre_encode(message: Message) -> None:
     message._pre_encode()
 
 
-def decode_sections(message: Message, data: bytes | bytearray) -> dict[str, Any]:
-    """Decode ``data`` into ``message``'s C fields; returns its four Python-side sections.
+def decode_sections(message: Message, data: bytes | bytearray) -> tuple[Any, Any, Any, Any, bool]:
+    """Decode ``data`` into ``message``'s C fields; returns its Python-side sections.
 
-    The sections (instructions, annotations, properties, body) are returned
-    as Proton decodes them (binary as memoryviews over the message's buffers):
-    the caller makes them owned and sets them. Raises what ``Message.decode``
-    raises for bad data.
+    (instructions, annotations, properties, body, body_owned): the sections
+    as Proton decodes them, binary as memoryviews over the message's buffers,
+    except a body that is one binary or string, which comes out as owned bytes
+    or str (``body_owned``). The caller makes the rest owned and sets them.
+    Raises what ``Message.decode`` raises for bad data.
     """
     handle = message._msg
     error = lib.pn_message_decode(handle, ffi.from_buffer(data), len(data))
     if error < 0:
         message._check(error)
-    sections = {
-        "instructions": _section(_instructions(handle)),
-        "annotations": _section(_annotations(handle)),
-        "properties": _section(_properties(handle)),
-    }
+    instructions = _section(_instructions(handle))
+    annotations = _section(_annotations(handle))
+    properties = _section(_properties(handle))
     section = _body(handle)
     if not _data_next(section):
-        sections["body"] = None
-        return sections
+        return instructions, annotations, properties, None, True
     kind = _data_type(section)
     if kind == _BINARY:
         value = lib.pn_data_get_binary(section)
-        sections["body"] = _unpack(value.start, value.size)
-    elif kind == _STRING:
+        return instructions, annotations, properties, _unpack(value.start, value.size), True
+    if kind == _STRING:
         value = lib.pn_data_get_string(section)
-        sections["body"] = _unpack(value.start, value.size).decode("utf8")
-    else:
-        sections["body"] = Data(section).get_object()
-    return sections
+        body = _unpack(value.start, value.size).decode("utf8")
+        return instructions, annotations, properties, body, True
+    return instructions, annotations, properties, Data(section).get_object(), False
 
 
 def _section(data: Any) -> Any:

@@ -85,12 +85,13 @@ class Router:
         self._rewrite_cache[address] = written
         return written
 
-    def wire_copy(self, message: Message, encoder: Encoder) -> bytes:
+    def wire_copy(self, message: Message, address: str, encoder: Encoder) -> bytes:
         """``message`` encoded as it goes out: address rewritten, ``~`` reply-to expanded.
 
-        The caller's message is left as it was, whatever happens.
+        ``address`` is ``message.address``, which the caller has read already
+        (each read is a C call and a string copy). The caller's message is
+        left as it was, whatever happens.
         """
-        address = message.address
         written = self.rewritten(address)
         reply_to = message.reply_to
         expanded = self.expand_reply_to(reply_to)

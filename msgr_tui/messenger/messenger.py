@@ -438,7 +438,7 @@ class Messenger:
         if not address:
             raise MessengerException("put: the message has no address (set message.address)")
         link = self._router.sender_for(address)
-        data = self._router.wire_copy(message, self._encoder)
+        data = self._router.wire_copy(message, address, self._encoder)
         tracker = self._outgoing.add(data, link)
         if self._lifecycle.started and not self._lifecycle.stopping:
             self._pump.send_soon(link, len(data))
