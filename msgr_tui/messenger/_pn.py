@@ -243,7 +243,7 @@ class Encoder:
                 continue
             if result < 0:
                 raise ValueError(f"cannot encode message: error {result}")
-            return bytes(self._buffer[:result])
+            return _unpack(self._pointer, result)  # one copy, straight into bytes
 
 
 def _pre_encode(message: Message) -> None:

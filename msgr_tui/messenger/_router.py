@@ -92,11 +92,11 @@ class Router:
         (each read is a C call and a string copy). The caller's message is
         left as it was, whatever happens.
         """
-        written = self.rewritten(address)
+        written = self._rewrite_cache.get(address) or self.rewritten(address)
         reply_to = message.reply_to
+        if written == address and not (reply_to and reply_to[0] == "~"):
+            return encoder.encode(message)  # the common case: nothing to change
         expanded = self.expand_reply_to(reply_to)
-        if written == address and expanded == reply_to:
-            return encoder.encode(message)
         try:
             message.address = written
             if expanded != reply_to:
