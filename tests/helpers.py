@@ -121,6 +121,7 @@ class Received:
     properties: dict | None
     tracker: int
     correlation_id: Any = None
+    durable: bool = False
 
 
 @dataclass
@@ -190,6 +191,7 @@ class ThreadedPeer:
                             message.properties,
                             tracker,
                             message.correlation_id,
+                            message.durable,
                         )
                     )
                     if self.handler:

@@ -120,6 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate", type=positive_rate, metavar="N", help="send at most N messages a second"
     )
     parser.add_argument(
+        "--no-durable",
+        dest="durable",
+        action="store_false",
+        help="mark the messages not durable (default: durable, as a broker needs to keep "
+        "them across a restart in a durable queue); with --from the file's header decides",
+    )
+    parser.add_argument(
         "--no-durable-target",
         dest="durable_target",
         action="store_false",
@@ -252,6 +259,7 @@ def replay_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
     given = [f"--{name.replace('_', '-')}" for name in _MESSAGE_OPTIONS if getattr(args, name)]
     given += ["--property"] if args.property else []
     given += ["--count"] if args.count != 1 else []
+    given += ["--no-durable"] if not args.durable else []
     if given:
         raise CommandError(f"--from sends the file's messages as they are: not {given[0]}", 2)
     address = args.address
@@ -319,6 +327,7 @@ def message_from_args(args: argparse.Namespace) -> Message:
         subject=args.subject or "",
         reply_to=args.reply_to or "",
         properties=properties,
+        durable=args.durable,
     )
     try:
         return build_message(draft)

@@ -164,6 +164,28 @@ def test_send_reports_every_outcome_and_exits_0_when_all_are_accepted() -> None:
     assert first.address == f"{peer.address}/orders"
 
 
+def test_send_marks_messages_durable_unless_told_not_to() -> None:
+    # A broker keeps only durable messages across a restart; Compose and the
+    # replays keep the durability they were given, and plain send defaults to it.
+    with ThreadedPeer("durability") as peer:
+        durable = msgr_tui("send", f"{peer.address}/q", "--body", "kept")
+        volatile = msgr_tui("send", f"{peer.address}/q", "--body", "not kept", "--no-durable")
+        wait_for(lambda: len(peer.received) == 2, what="both messages at the peer")
+    assert (durable.returncode, volatile.returncode) == (0, 0), durable.stderr + volatile.stderr
+    assert [(message.body, message.durable) for message in peer.received] == [
+        ("kept", True),
+        ("not kept", False),
+    ]
+
+
+def test_no_durable_is_refused_with_from_whose_file_decides(tmp_path: Path) -> None:
+    saved = tmp_path / "one.jsonl"
+    saved.write_text('{"msgr-tui": 1, "body": {"value": "v"}}\n', encoding="utf-8")
+    result = msgr_tui("send", "amqp://127.0.0.1:1/q", "--from", str(saved), "--no-durable")
+    assert result.returncode == 2
+    assert "not --no-durable" in result.stderr
+
+
 def test_send_exits_non_zero_and_counts_rejections_when_the_peer_rejects() -> None:
     decided: list[int] = []
 
