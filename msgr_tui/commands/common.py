@@ -8,7 +8,8 @@ Headless code: no UI imports. Exit codes (documented in the README):
       ``--count`` messages
 * 2   usage: bad arguments, bad address, unreadable body file, invalid JSON
 * 3   connection or link failure: unreachable host, refused connection or link
-* 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM, 141 when stdout's reader went away
+* 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM, 129 by SIGHUP, 141 when stdout's
+  reader went away
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ class StopSignals:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopSignals]:
-        for number in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP: the SSH session or terminal went away; close as cleanly as for the others.
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             # Only the main thread may set handlers; elsewhere keep the defaults.
             with contextlib.suppress(ValueError):
                 self._previous[number] = signal.signal(number, self._handle)

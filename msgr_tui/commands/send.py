@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import re
 import sys
 from collections import deque
@@ -24,10 +25,13 @@ from proton import Message, symbol
 from ..drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
 from ..messagefile import (
     MessageFileError,
+    MessageFileWriter,
     MessageRecord,
     SectionError,
+    decode_message,
     encode_message,
     read_messages,
+    record_line,
 )
 from ..messenger import (
     ABORTED,
@@ -134,6 +138,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the replay is then not durable)",
     )
     parser.add_argument(
+        "--unsent",
+        metavar="FILE",
+        help="however the run ends, write the messages that were not answered (or not sent) "
+        "to FILE as a message file, to send again with --from FILE; FILE must not exist",
+    )
+    parser.add_argument(
         "--outgoing-window",
         type=positive,
         metavar="N",
@@ -151,6 +161,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             messages = copies_from_args(args, settings)
             where = shown(args.address)
+        if args.unsent is not None:
+            MessageFileWriter.check_free(args.unsent)
+    except MessageFileError as error:
+        report("send", f"--unsent: {error} (nothing was sent)")
+        return EXIT_USAGE
     except CommandError as error:
         report("send", str(error))
         return error.code
@@ -180,20 +195,78 @@ def run(args: argparse.Namespace) -> int:
                 sender.tally_rest()
     except KeyboardInterrupt:  # a second Ctrl-C while closing
         failure = failure or "interrupted"
+        if not sender.rest_tallied:
+            sender.tally_rest()  # statuses only: no I/O
     if failure is None and sender.failure is not None:
         # The connection or link failed: its messages were aborted, and this says why.
         failure = str(sender.failure)
-    print(sender.summary(where), flush=True)
-    if failure:
-        report("send", failure)
-    if args.from_file is not None:
-        for line in sender.which_not_accepted():
-            report("send", line)
+    # The file first: after a dropped SSH session the terminal may be gone.
+    unsent_problem = save_unsent(sender, args.unsent)
+    with contextlib.suppress(OSError):
+        print(sender.summary(where), flush=True)
+        if failure:
+            report("send", failure)
+        if args.from_file is not None:
+            for line in sender.which_not_accepted():
+                report("send", line)
+        tell_unsent(sender, args.unsent, unsent_problem, signals.requested)
+    failure = failure or unsent_problem
     if signals.requested:
         return signals.exit_code
     if failure:
         return EXIT_FAILED
     return EXIT_OK if sender.all_accepted else EXIT_INCOMPLETE
+
+
+def save_unsent(sender: Sender, path: str | None) -> str | None:
+    """Write the messages not answered to ``path`` (when given and there are some).
+
+    Returns what went wrong, or None. A file that could not be completed is
+    left as ``FILE.partial`` with what it holds.
+    """
+    unanswered = sender.unanswered()
+    if path is None or not unanswered:
+        return None
+    messages = sender.messages
+    try:
+        writer = MessageFileWriter(path)
+        try:
+            for index, reason in unanswered:
+                meta = {"unsent": reason}
+                if messages.source is not None:
+                    meta["from"] = f"{messages.source}:{messages.lines[index]}"
+                writer.write([record_line(messages.record(index), meta)])
+            writer.commit()
+        except OSError as error:
+            writer.abandon()
+            reason = error.strerror or str(error)
+            return f"--unsent: {path}: {reason}: what was written is in {writer.partial}"
+    except MessageFileError as error:
+        return f"--unsent: {error}"
+    return None
+
+
+def tell_unsent(sender: Sender, path: str | None, problem: str | None, stopped: bool) -> None:
+    """Say where the unanswered messages went, or (``stopped`` by a signal) how to keep them.
+
+    A failure is one line that says what failed; only a run the user stopped
+    gets the hint as well.
+    """
+    unanswered = len(sender.unanswered())
+    if problem is not None:
+        report("send", problem)
+    elif path is not None and unanswered:
+        report(
+            "send",
+            f"{unanswered} message(s) not answered written to {path}: "
+            f"send them again with msgr-tui send --from {path}",
+        )
+    elif path is not None:
+        report("send", f"every message was answered: {path} not written")
+    elif unanswered and stopped:
+        report(
+            "send", f"{unanswered} message(s) not answered: --unsent FILE keeps them to send again"
+        )
 
 
 # Which option to name when Compose's validation rejects a field of the draft.
@@ -220,6 +293,8 @@ class Messages:
     count: int
     put: Callable[[Messenger, int], int]
     first_address: str
+    # The i-th message, every section as it goes out (credentials left out): for --unsent.
+    record: Callable[[int], MessageRecord]
     # For messages from a file: the file, and the line of each message.
     source: str | None = None
     lines: tuple[int, ...] = ()
@@ -250,8 +325,13 @@ def copies_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
     if args.address is None:
         raise CommandError("an ADDRESS is needed (or --from FILE)", EXIT_USAGE)
     message = message_from_args(args)
+    # As it goes out: the address the user gave, without credentials.
+    written = default_rewrite(message.address)
+    record = functools.cache(lambda: decode_message(message.encode()).addressed_to(written))
     message.address = settings.with_credentials(message.address)
-    return Messages(args.count, lambda messenger, _: messenger.put(message), args.address)
+    return Messages(
+        args.count, lambda messenger, _: messenger.put(message), args.address, lambda _: record()
+    )
 
 
 def replay_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
@@ -295,6 +375,7 @@ def replay_from_args(args: argparse.Namespace, settings: Settings) -> Messages:
         len(encoded),
         lambda messenger, index: messenger.put_encoded(encoded[index], destinations[index]),
         destinations[0],
+        lambda index: decode_message(encoded[index]),
         source=args.from_file if args.from_file != "-" else "<stdin>",
         lines=lines,
     )
@@ -427,6 +508,7 @@ class Sender:
     tallied: int = 0
     # (index, outcome) of every message that was not accepted, in order.
     not_accepted: list[tuple[int, str]] = field(default_factory=list)
+    rest_tallied: bool = False
     _last_answer_at: float = 0.0
     _seconds: float = 0.0
 
@@ -522,6 +604,7 @@ class Sender:
 
     def tally_rest(self) -> None:
         """After stop: count every remaining tracker; those still PENDING stay unknown."""
+        self.rest_tallied = True
         self.tally_answered()
         still_pending: deque[int] = deque()
         for index, tracker in enumerate(self.waiting, start=self.tallied):
@@ -562,6 +645,20 @@ class Sender:
             f"{seconds:.3f} s: {rate(self.answered, seconds):.0f} msg/s"
         )
         return "\n".join(lines)
+
+    def unanswered(self) -> list[tuple[int, str]]:
+        """(index, why) of each message the peer never answered, in order.
+
+        Why: ``unknown`` (still waiting when the run ended), ``aborted`` (its
+        connection or link failed) or ``not sent``. What ``--unsent`` saves: a
+        message that was answered, even refused, is the peer's decision.
+        """
+        unanswered = [
+            (index, name) for index, name in self.not_accepted if name in ("unknown", "aborted")
+        ]
+        unanswered.sort()
+        unanswered += [(index, "not sent") for index in range(self.put, self.count)]
+        return unanswered
 
     def which_not_accepted(self) -> list[str]:
         """For each outcome other than accepted, which messages had it; then the unsent.

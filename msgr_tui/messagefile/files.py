@@ -84,6 +84,13 @@ def _read_lines(stream: IO[str], name: str) -> Iterator[tuple[str, MessageRecord
         raise MessageFileError(f"{name}:{number + 1}", f"not UTF-8 text ({error.reason})") from None
 
 
+# Why a FILE.partial blocks a new FILE: it may hold the only copy of its messages.
+_LEFT_BEHIND = (
+    "is left by a run that did not finish and holds the messages it saved: "
+    "rename it to keep them (it reads as a message file), or remove it"
+)
+
+
 class MessageFileWriter:
     """Writes message lines to a file that only appears, complete, when closed cleanly.
 
@@ -107,21 +114,34 @@ class MessageFileWriter:
             self._stream: IO[str] = sys.stdout
         else:
             self.partial = self.path.with_name(self.path.name + ".partial")
-            if self.path.exists():
-                raise MessageFileError(
-                    str(self.path), "already exists: a message file is never replaced"
-                )
+            self.check_free(self.path)
             try:
                 # "x": created here, or refused; never truncated.
                 self._stream = open(self.partial, "x", encoding="utf-8")  # noqa: SIM115 (closed in commit)
             except FileExistsError:
                 raise MessageFileError(
                     str(self.partial),
-                    "is left by a run that did not finish and holds the messages it saved: "
-                    "rename it to keep them (it reads as a message file), or remove it",
+                    _LEFT_BEHIND,
                 ) from None
             except OSError as error:
                 raise MessageFileError(str(self.partial), error.strerror or str(error)) from None
+
+    @staticmethod
+    def check_free(path: str | os.PathLike[str]) -> None:
+        """MessageFileError unless a new message file can be made at ``path`` (``-`` can)."""
+        if str(path) == "-":
+            return
+        target = Path(path)
+        partial = target.with_name(target.name + ".partial")
+        if target.exists():
+            raise MessageFileError(str(target), "already exists: a message file is never replaced")
+        if partial.exists():
+            raise MessageFileError(
+                str(partial),
+                _LEFT_BEHIND,
+            )
+        if not target.parent.is_dir():
+            raise MessageFileError(str(target), f"no such directory: {target.parent}")
 
     def write(self, lines: list[str]) -> None:
         """Write and flush ``lines``; raises OSError (BrokenPipeError...) when it cannot."""

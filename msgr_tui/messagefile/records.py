@@ -19,8 +19,9 @@ strings (symbols), times ISO 8601 text as ``$timestamp`` writes it, annotation a
 plain strings (symbols; a map with other keys uses ``$map``). The body is
 ``{"value": v}`` (amqp-value), ``{"data": binary}`` (one data section),
 ``{"data_sections": [...]}`` (several), ``{"sequence": [...]}`` or
-``{"sequences": [[...], ...]}``. ``meta`` says when the message was received;
-it is not part of the message, is not sent, and a reader ignores what it holds. Absent sections and
+``{"sequences": [[...], ...]}``. ``meta`` says when the message was received
+(or, written by ``send --unsent``, why it was kept); it is not part of the
+message, is not sent, and a reader ignores what it holds. Absent sections and
 fields are left out.
 """
 
