@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..messenger import Messenger
 from ..messenger.address import AddressError, parse_address
+from ..messenger.events import MessengerEvent, RetryScheduled
 from ..secret import Secret
 from ..settings import Settings
 
@@ -114,9 +115,38 @@ def ask_on_terminal(request: SecretRequest) -> Secret | None:
         return None
 
 
-def configured_messenger(settings: Settings) -> Messenger:
-    """A started Messenger with the profile's name, TLS, routes and rewrites applied."""
+def add_retry_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retry",
+        action="store_true",
+        help="ride through connection failures (a broker restarting): reconnect, backing off "
+        "up to 10 s, and go on; a profile's retry = true does the same",
+    )
+
+
+def retry_wanted(args: argparse.Namespace, settings: Settings) -> bool:
+    """``--retry``, or the profile's ``retry`` when ``-p`` named one (never a default)."""
+    return bool(getattr(args, "retry", False)) or (settings.profile is not None and settings.retry)
+
+
+def report_retry(command: str, event: MessengerEvent) -> None:
+    """A line on stderr for each reconnection retry mode schedules, saying why."""
+    if isinstance(event, RetryScheduled):
+        waiting = f", {event.messages} message(s) waiting" if event.messages else ""
+        report(
+            command,
+            f"{event.label}: {event.reason or 'connection lost'}: retrying in "
+            f"{event.delay:.1f} s (attempt {event.attempt}{waiting})",
+        )
+
+
+def configured_messenger(settings: Settings, *, retry: bool = False) -> Messenger:
+    """A started Messenger with the profile's name, TLS, routes and rewrites applied.
+
+    ``retry`` turns on retry mode: failures that may pass are waited out.
+    """
     messenger = Messenger(settings.messenger_name)
+    messenger.retry = retry
     # A profile decides PLAIN over plain TCP; without one, credentials written
     # in the address keep the Messenger's default (allowed, as the original).
     settings.configure(messenger, insecure_plain=settings.profile is not None)

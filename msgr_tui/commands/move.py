@@ -37,12 +37,15 @@ from .common import (
     EXIT_OK,
     CommandError,
     StopSignals,
+    add_retry_argument,
     bad_address,
     configured_messenger,
     load_settings,
     positive,
     positive_seconds,
     report,
+    report_retry,
+    retry_wanted,
     shown,
     stop_quietly,
 )
@@ -85,6 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not ask DEST for a durable target (a queue RabbitMQ creates is then not durable)",
     )
+    add_retry_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as error:
         report("move", str(error))
         return error.code
-    messenger = configured_messenger(settings)
+    messenger = configured_messenger(settings, retry=retry_wanted(args, settings))
     messenger.durable_targets = args.durable_target
     mover = Mover(
         messenger,
@@ -183,6 +187,7 @@ class Mover:
         return finished and not self.refused and not self.in_flight
 
     def _on_event(self, event: MessengerEvent) -> None:
+        report_retry("move", event)
         if isinstance(event, FailureReported) and self.failure is None:
             self.failure = event.failure
             self.messenger.interrupt()
@@ -218,6 +223,10 @@ class Mover:
 
     def _check_stall(self, last_copy_at: float) -> None:
         if self.stall_timeout is None or not self.in_flight:
+            return
+        if self.messenger.retries:
+            # A connection is down and will be made again: the clock starts then.
+            self._last_answer_at = self.progress.elapsed()
             return
         waited = self.progress.elapsed() - max(self._last_answer_at, last_copy_at)
         if waited > self.stall_timeout:

@@ -36,12 +36,15 @@ from .common import (
     EXIT_USAGE,
     CommandError,
     StopSignals,
+    add_retry_argument,
     bad_address,
     configured_messenger,
     load_settings,
     positive,
     positive_seconds,
     report,
+    report_retry,
+    retry_wanted,
     shown,
     stop_quietly,
 )
@@ -91,6 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="stop when nothing arrives for S seconds",
     )
+    add_retry_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except MessageFileError as error:
         report("recv", f"--output: {error} (nothing was received)")
         return EXIT_USAGE
-    messenger = configured_messenger(settings)
+    messenger = configured_messenger(settings, retry=retry_wanted(args, settings))
     receiver = Receiver(
         messenger,
         out=out,
@@ -320,7 +324,9 @@ class Receiver:
 
     def _on_event(self, event: MessengerEvent) -> None:
         # A source failed (refused, closed, unreachable): the Messenger goes on,
-        # as the original did, but this command stops and says why.
+        # as the original did, but this command stops and says why. In retry
+        # mode a failure that may pass is a RetryScheduled instead: said, waited out.
+        report_retry("recv", event)
         if isinstance(event, FailureReported) and self.failure is None:
             self.failure = event.failure
             self.messenger.interrupt()

@@ -53,12 +53,15 @@ from .common import (
     EXIT_USAGE,
     CommandError,
     StopSignals,
+    add_retry_argument,
     bad_address,
     configured_messenger,
     load_settings,
     non_negative,
     positive,
     report,
+    report_retry,
+    retry_wanted,
     shown,
     stop_quietly,
 )
@@ -150,6 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many messages may wait for their outcome at once (default: --count, "
         f"at most {MAX_IN_FLIGHT} in flight); every outcome is counted whatever N",
     )
+    add_retry_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -169,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as error:
         report("send", str(error))
         return error.code
-    messenger = configured_messenger(settings)
+    messenger = configured_messenger(settings, retry=retry_wanted(args, settings))
+    messenger.on_event = functools.partial(report_retry, "send")
     if args.from_file is not None:
         messenger.durable_targets = args.durable_target
     in_flight = min(args.outgoing_window or messages.count, MAX_IN_FLIGHT)
@@ -621,6 +626,10 @@ class Sender:
 
     def _check_stall(self) -> None:
         if self.stall_timeout is None:
+            return
+        if self.messenger.retries:
+            # A connection is down and will be made again: the clock starts then.
+            self._last_answer_at = self.progress.elapsed()
             return
         if self.progress.elapsed() - self._last_answer_at > self.stall_timeout:
             raise CommandError(

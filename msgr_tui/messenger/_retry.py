@@ -91,6 +91,10 @@ class Retrier:
 
     # ------------------------------------------------------------- queries
 
+    def subscriptions_waiting(self) -> bool:
+        """Whether a subscription waits for its connection to be made again."""
+        return any(plan.subscriptions for plan in self.plans.values())
+
     def waiting_plan(self, key: ConnectionKey, now: int) -> RetryPlan | None:
         """The plan for ``key`` if it is waiting to reconnect (not yet due)."""
         plan = self.plans.get(key)

@@ -547,28 +547,32 @@ class Messenger:
         ``n`` None or -1: keep up to 1024 messages per receiver link in flight
         or queued. Raises Timeout, Interrupt, or MessengerException (for
         example when there is nothing to receive from). In non-blocking mode
-        it grants the credit and returns.
+        it grants the credit and returns. In retry mode a subscription waiting
+        to be made again is a source: a blocking call waits for it.
         """
-        driver = self._driver
         blocking = self._options.blocking
         if not self._lifecycle.running:
             if blocking:
                 # As the original: a blocking recv with nothing to receive from.
                 raise MessengerException("recv: no valid sources (the Messenger is not started)")
             return
-        if blocking and not driver.listeners and not driver.conns:
+        if blocking and not self._sources_left():
             raise MessengerException("recv: no valid sources (subscribe to a source first)")
         self._credit.set_limit(n)
         self._credit.flow(now_ms(), len(self._incoming))
         self._pump.until(self._received, self._options.timeout)
-        if not self._incoming and blocking and not driver.listeners and not driver.conns:
+        if not self._incoming and blocking and not self._sources_left():
             raise MessengerException(
                 f"recv: no valid sources ({self._subscriptions.why_none_left()})"
             )
 
     def _received(self) -> bool:
+        return bool(self._incoming) or not self._sources_left()
+
+    def _sources_left(self) -> bool:
+        """A listener, a connection, or (retry mode) a subscription waiting to be made again."""
         driver = self._driver
-        return bool(self._incoming) or not (driver.listeners or driver.conns)
+        return bool(driver.listeners or driver.conns) or self._retrier.subscriptions_waiting()
 
     def get(self, message: Message | None = None) -> int:
         """Take the oldest incoming message into ``message`` and return its tracker.

@@ -67,6 +67,7 @@ from msgr_tui.messenger import (
 )
 from msgr_tui.messenger.subscription import SubscriptionState
 from tests.certs import CertificateSet
+from tests.command_line import CommandProcess, msgr_tui
 from tests.helpers import ThreadedPeer, pump_until, started, stop_all, stopping_messengers
 
 SCRIPT = Path(__file__).resolve().with_name("proton_broker.sh")
@@ -631,6 +632,96 @@ def test_with_retry_a_stream_survives_a_broker_restart_on_the_same_port(
     times = Counter(received)
     assert all(times[i] <= 1 for i in answered_before)
     stop_all(sender, consumer)
+
+
+def bodies_at(make: MakeMessenger, address: str, count: int) -> list[Any]:
+    """The bodies of the first ``count`` messages a new consumer of ``address`` gets."""
+    consumer = make("consumer")
+    consumer.subscribe(address)
+    got: list[Any] = []
+    message = Message()
+    while len(got) < count:
+        consumer.recv(count - len(got))
+        while consumer.incoming:
+            consumer.get(message)
+            got.append(message.body)
+    return got
+
+
+def test_recv_with_retry_waits_out_a_broker_restart_and_goes_on(
+    brokers: Brokers, broker: Broker, make: MakeMessenger
+) -> None:
+    feed = broker.address("feed")
+    recv = CommandProcess("recv", feed, "--retry", "--count", "2")
+    try:
+        before = make("before", outgoing_window=1)
+        tracker = before.put(Message(address=feed, body="before the restart"))
+        before.send()
+        assert before.status(tracker) is ACCEPTED
+        recv.wait_for_line("stdout", "before the restart")
+
+        broker.stop()
+        retrying = recv.wait_for_line("stderr", "retrying in")
+        assert broker.where in retrying
+        again = brokers.start(port=broker.port)
+        # The broker forgot its queues: recv's link must be made again for this to reach it.
+        sent = msgr_tui("send", again.address("feed"), "--body", "after the restart")
+        assert sent.returncode == 0, sent.stderr
+        code, stdout, stderr = recv.finish()
+    finally:
+        recv.kill()
+    assert code == 0, stderr
+    assert [line.split()[-1] for line in stdout.splitlines()] == ["restart"] * 2
+    assert "after the restart" in stdout and "Traceback" not in stderr
+
+
+def test_send_with_retry_waits_for_a_broker_that_is_not_up_yet(
+    brokers: Brokers, broker: Broker, make: MakeMessenger
+) -> None:
+    port = broker.port
+    broker.stop()  # nobody listens on the port now
+    queue_address = f"amqp://{HOST}:{port}/late"
+    send = CommandProcess("send", queue_address, "--body", "m", "--count", "3", "--retry")
+    try:
+        send.wait_for_line("stderr", "Connection refused: retrying in")
+        later = brokers.start(port=port)
+        code, stdout, stderr = send.finish()
+    finally:
+        send.kill()
+    assert code == 0, stderr
+    assert "3 of 3 message(s)" in stdout
+    assert bodies_at(make, later.address("late"), 3) == ["m", "m", "m"]
+
+
+def test_move_with_retry_waits_for_its_destination_to_come_up(
+    brokers: Brokers, broker: Broker, make: MakeMessenger
+) -> None:
+    source = broker.address("parked")
+    sender = make("sender", outgoing_window=3)
+    put_all(sender, source, ["a", "b", "c"])
+    sender.send()
+    down = brokers.start()
+    port = down.port
+    down.stop()  # the destination is not up yet
+    dest = f"amqp://{HOST}:{port}/moved"
+    move = CommandProcess("move", source, dest, "--count", "3", "--retry")
+    try:
+        move.wait_for_line("stderr", "Connection refused: retrying in")
+        up = brokers.start(port=port)
+        code, stdout, stderr = move.finish()
+    finally:
+        move.kill()
+    assert code == 0, stderr
+    assert "3 of 3 message(s) moved" in stdout
+    assert bodies_at(make, up.address("moved"), 3) == ["a", "b", "c"]
+
+
+def test_without_retry_send_fails_at_once_on_the_same_refusal(broker: Broker) -> None:
+    port = broker.port
+    broker.stop()
+    result = msgr_tui("send", f"amqp://{HOST}:{port}/late", "--body", "m")
+    assert result.returncode == 3
+    assert "Connection refused" in result.stderr and "retrying" not in result.stderr
 
 
 # ---------------------------------------------------------------------- TLS
