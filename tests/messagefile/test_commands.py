@@ -594,9 +594,10 @@ def test_a_save_killed_midway_loses_nothing(rabbitmq: RabbitMQ, tmp_path: Path) 
 
 
 @pytest.mark.rabbitmq
-def test_a_queue_the_move_creates_keeps_durable_messages_across_a_restart(
+def test_a_queue_the_move_creates_keeps_durable_messages_and_send_is_durable_by_default(
     rabbitmq: RabbitMQ,
 ) -> None:
+    # One restart for both stories: it takes RabbitMQ seconds.
     source, dest = (f"msgr-tui-durable-{kind}-{uuid.uuid4().hex}" for kind in ("a", "b"))
     sender = started("durable-filler", outgoing_window=10, timeout=DEADLINE)
     for number in range(10):
@@ -612,8 +613,13 @@ def test_a_queue_the_move_creates_keeps_durable_messages_across_a_restart(
         "move", queue_url(rabbitmq, source), queue_url(rabbitmq, dest), "--timeout", "2"
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # Into the durable queue: send's messages are durable unless told otherwise.
+    existing = queue_url(rabbitmq, dest, existing=True)
+    kept = msgr_tui("send", existing, "--body", "kept", "--count", "2")
+    lost = msgr_tui("send", existing, "--body", "not kept", "--no-durable")
+    assert (kept.returncode, lost.returncode) == (0, 0), kept.stderr + lost.stderr
     rabbitmq.restart()
-    assert drain(rabbitmq, dest, existing=True) == list(range(10))
+    assert drain(rabbitmq, dest, existing=True) == [*range(10), "kept", "kept"]
 
 
 def test_timestamps_and_ulongs_stay_typed_in_the_file() -> None:
