@@ -7,6 +7,7 @@ commands start fast and work without a terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .locations import config_file
+from .locations import config_file, recovery_files
 from .settings import DEFAULT_LISTEN, Settings
 
 if TYPE_CHECKING:
@@ -87,8 +88,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .ui.app import MsgrTuiApp  # deferred: only the UI needs textual
 
     keymap = dict(session.loaded.config.keymap)
-    MsgrTuiApp(settings, notices=notices, profiles=session, keymap=keymap).run()
-    return 0
+    notices = [*notices, *recovery_notices()]
+    app = MsgrTuiApp(settings, notices=notices, profiles=session, keymap=keymap)
+    app.run()
+    for note in app.exit_notes:
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            print(f"msgr-tui: {note}", file=sys.stderr)
+    return app.return_code or 0
+
+
+def recovery_notices() -> list[str]:
+    """What earlier runs left in the recovery directory, and how to send it again."""
+    notices = []
+    for path in recovery_files():
+        try:
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                count = sum(1 for line in lines if line.strip())
+        except OSError as error:
+            notices.append(f"recovery file {path}: {error.strerror or error}")
+            continue
+        notices.append(
+            f"{path} holds {count} outgoing message(s) not answered when msgr-tui last "
+            f"stopped: send them again with msgr-tui send --from {path}, then remove it"
+        )
+    return notices
 
 
 def prepare_startup(args: argparse.Namespace) -> tuple[Settings, ProfileSession, list[str]] | int:

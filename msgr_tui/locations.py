@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from platformdirs import user_config_path
+from platformdirs import user_config_path, user_state_path
 
 APP_NAME = "msgr-tui"
 CONFIG_ENV = "MSGR_TUI_CONFIG"
+STATE_ENV = "MSGR_TUI_STATE_DIR"
 
 # The themes shipped with the project sit at the top of the repository.
 BUILTIN_THEMES = Path(__file__).resolve().parent.parent / "themes"
@@ -30,3 +32,41 @@ def config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def theme_dirs() -> list[Path]:
     return [BUILTIN_THEMES, config_dir() / "themes"]
+
+
+def state_dir() -> Path:
+    """``$MSGR_TUI_STATE_DIR``, else the user state directory (~/.local/state/msgr-tui)."""
+    from_env = os.environ.get(STATE_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    return user_state_path(APP_NAME, appauthor=False)
+
+
+def recovery_dir() -> Path:
+    """Where the app saves the outgoing messages nobody answered when it stopped."""
+    return state_dir() / "recovery"
+
+
+def new_recovery_file() -> Path:
+    """A name for a recovery file that no earlier run used (the file is not made here)."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    directory = recovery_dir()
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        candidate = directory / f"unanswered-{stamp}-{os.getpid()}{suffix}.jsonl"
+        if not candidate.exists() and not candidate.with_name(candidate.name + ".partial").exists():
+            return candidate
+    raise FileExistsError(f"no free recovery file name in {directory}")
+
+
+def recovery_files() -> list[Path]:
+    """Recovery files left by earlier runs, oldest first (complete ones and ``.partial``)."""
+    directory = recovery_dir()
+    if not directory.is_dir():
+        return []
+    found = [
+        path
+        for path in directory.iterdir()
+        if path.is_file() and path.name.endswith((".jsonl", ".jsonl.partial"))
+    ]
+    return sorted(found)

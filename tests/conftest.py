@@ -12,11 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from msgr_tui.locations import STATE_ENV
 from msgr_tui.messenger import Messenger, MessengerException
 from tests.certs import CertificateSet, make_certificates
 from tests.helpers import DEADLINE, Make, started
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own state directory: recovery files never land in the user's."""
+    directory = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv(STATE_ENV, str(directory))
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -220,3 +220,13 @@ class ThreadedPeer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def closed_port() -> int:
+    """A loopback port that was just listened on and is not any more."""
+    messenger = Messenger()
+    messenger.start()
+    port = messenger.subscribe("amqp://~127.0.0.1:0").port
+    messenger.stop()
+    assert port is not None
+    return port

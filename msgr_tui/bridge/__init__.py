@@ -22,6 +22,7 @@ from .events import (
     Stats,
     SubscriptionChanged,
     TrackerUpdated,
+    UnansweredSaved,
 )
 from .worker import MessengerBridge
 
@@ -51,5 +52,6 @@ __all__ = [
     "Subscribe",
     "SubscriptionChanged",
     "TrackerUpdated",
+    "UnansweredSaved",
     "Unsubscribe",
 ]

@@ -47,7 +47,10 @@ class Settle:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    pass
+    """Close every connection and stop; with ``save_to``, the outgoing messages still
+    unanswered after the clean close are written there as a message file."""
+
+    save_to: str | None = None
 
 
 Command = Subscribe | Unsubscribe | Put | Accept | Reject | Release | Settle | Stop

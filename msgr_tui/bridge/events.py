@@ -148,6 +148,15 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class UnansweredSaved:
+    """What a Stop with ``save_to`` kept: ``count`` messages at ``path``, or why not."""
+
+    path: str
+    count: int
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeStopped:
     error: str | None = None
 
@@ -164,5 +173,6 @@ BridgeEvent = (
     | ListenerBound
     | Stats
     | Notice
+    | UnansweredSaved
     | BridgeStopped
 )

@@ -7,13 +7,24 @@ import logging
 import queue
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..drafts import DraftError, build_message
+from ..messagefile import (
+    MessageFileError,
+    MessageFileWriter,
+    SectionError,
+    decode_message,
+    record_line,
+)
 from ..messenger import (
+    ABORTED,
     ACCEPTED,
+    MODIFIED,
     REJECTED,
     RELEASED,
+    SETTLED,
     Interrupt,
     Message,
     Messenger,
@@ -50,6 +61,7 @@ from .events import (
     PutFailed,
     Stats,
     SubscriptionChanged,
+    UnansweredSaved,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +79,9 @@ GET_BATCH = 2_000
 STATS_INTERVAL = 1.0
 LISTEN_FALLBACK_PORTS = 20
 STOP_GRACE = 5.0
+# Outgoing statuses that are a peer's answer; anything else (PENDING, ABORTED, or
+# None for a tracker the window let go) leaves the message unanswered.
+_ANSWERED = frozenset((ACCEPTED, REJECTED, RELEASED, MODIFIED, SETTLED))
 
 
 class MessengerBridge:
@@ -97,6 +112,10 @@ class MessengerBridge:
         self._connections: set[str] = set()
         # Subscribed address (maybe with credentials added) -> as the user wrote it.
         self._sources: dict[str, str] = {}
+        # Outgoing tracker -> the message as put (no credentials), until its peer
+        # answers it: what a Stop with save_to keeps. ABORTED stays: never answered.
+        self._unanswered: dict[int, bytes] = {}
+        self._save_to: str | None = None
 
     @property
     def name(self) -> str:
@@ -236,6 +255,8 @@ class MessengerBridge:
 
     def _stop(self, command: Stop) -> None:
         self._stopping = True
+        if command.save_to is not None:  # a later plain Stop does not cancel the saving
+            self._save_to = command.save_to
 
     def _act(
         self, action: Callable[[int | None], None], tracker: int | None, outcome: Status
@@ -255,12 +276,14 @@ class MessengerBridge:
             self._events.append(PutFailed(command.draft_id, str(failure), failure.field))
             return
         shown = message.address
+        as_put = message.encode()  # before the profile's credentials go in
         message.address = self.settings.with_credentials(shown)
         try:
             tracker = self.messenger.put(message)
         except MessengerException as failure:
             self._events.append(PutFailed(command.draft_id, str(failure)))
             return
+        self._unanswered[tracker] = as_put
         self._sent += 1
         self._events.append(
             MessageQueued(tracker, command.draft_id, shown, message.subject or "", time.time())
@@ -320,6 +343,8 @@ class MessengerBridge:
         kind = type(event)
         if kind is TrackerUpdated or kind is RetryScheduled:
             events.append(event)  # the library's own words are the UI's
+            if kind is TrackerUpdated and event.status in _ANSWERED:
+                self._unanswered.pop(event.tracker, None)
         elif kind is IncomingSettled:
             self._pending_in.pop(event.tracker, None)
             events.append(IncomingDecided(event.tracker, event.status, automatic=True))
@@ -381,6 +406,32 @@ class MessengerBridge:
         self._interval = FLOOD_BATCH_INTERVAL if len(batch) > FLOOD_BATCH_SIZE else BATCH_INTERVAL
         self._emit(batch)
 
+    def _save_unanswered(self, path: str) -> UnansweredSaved:
+        """Write the messages no peer answered to ``path`` (nothing when there are none)."""
+        status = self.messenger.status
+        kept = [
+            (tracker, data)
+            for tracker, data in self._unanswered.items()
+            if status(tracker) not in _ANSWERED
+        ]
+        if not kept:
+            return UnansweredSaved(path, 0)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            writer = MessageFileWriter(path)
+        except (MessageFileError, OSError) as error:
+            return UnansweredSaved(path, 0, str(error))
+        try:
+            for tracker, data in kept:
+                state = status(tracker)
+                meta = {"unsent": "aborted" if state is ABORTED else "unknown"}
+                writer.write([record_line(decode_message(data), meta)])
+            writer.commit()
+        except (MessageFileError, OSError, SectionError) as error:
+            writer.abandon()
+            return UnansweredSaved(path, 0, f"{error} (what was written is in {writer.partial})")
+        return UnansweredSaved(path, len(kept))
+
     def _shutdown(self) -> None:
         messenger = self.messenger
         if messenger.stopped:
@@ -393,3 +444,5 @@ class MessengerBridge:
                     messenger.work(0.05)
         except MessengerException as failure:
             self._events.append(Notice(f"stopping: {failure}"))
+        if self._save_to is not None:
+            self._events.append(self._save_unanswered(self._save_to))

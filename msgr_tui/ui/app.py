@@ -3,6 +3,9 @@ around one MainScreen per Messenger session."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -12,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from ..formatting import printable
+from ..locations import new_recovery_file
 from ..profiles import ProfileSession
 from ..settings import Settings
 from .help_text import help_markdown, known_binding_ids
@@ -23,6 +27,8 @@ from .themes import load_themes
 
 DEFAULT_THEME = "msgr-dark"
 QUIT_GRACE = 6.0
+# Told to stop (SIGTERM) or the terminal went away (SIGHUP): quit as ctrl+q does.
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class MsgrTuiApp(App[None]):
@@ -59,6 +65,11 @@ class MsgrTuiApp(App[None]):
         self._start_messenger = start_messenger
         self._startup_notices = list(notices)
         self._quitting = False
+        # 128 + the signal that ended the app (SIGTERM, SIGHUP), for the shell.
+        self.signal_exit_code: int | None = None
+        # What the user must know once the screen is gone (printed after the app
+        # ends): where the outgoing messages nobody answered were kept.
+        self.exit_notes: list[str] = []
         # Binding id -> keys, from the config file's [keymap]; the help shows it.
         self.keymap = dict(keymap or {})
         self.profile_switcher = ProfileSwitcher(self, profiles) if profiles is not None else None
@@ -96,8 +107,11 @@ class MsgrTuiApp(App[None]):
         main.connect()
 
     async def end_session(self, timeout: float) -> bool:
-        """Stop the current Messenger cleanly; False if it did not stop within ``timeout``."""
-        return await self._main.stop_and_wait(timeout)
+        """Stop the current Messenger cleanly; False if it did not stop within ``timeout``.
+
+        Outgoing messages it leaves unanswered go to a recovery file.
+        """
+        return await self._main.stop_and_wait(timeout, save_to=new_recovery_file())
 
     def not_connected(self) -> None:
         """The session could not start (no password given): the status bar says so."""
@@ -127,6 +141,7 @@ class MsgrTuiApp(App[None]):
         for notice in self._startup_notices:
             self.notify(printable(notice), severity="warning", timeout=15)
         self._apply_keymap()
+        self._install_signal_handlers()
         # Pushed, not the default screen: Textual cannot switch away from that one.
         await self.push_screen(self._main)
         if self._start_messenger:
@@ -134,6 +149,13 @@ class MsgrTuiApp(App[None]):
                 self.profile_switcher.connect_at_start()  # may ask for a password first
             else:
                 self._main.connect()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for number in QUIT_SIGNALS:
+            # Only possible in the main thread (a test may run the app elsewhere).
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(number, self._signalled, number)
 
     def _apply_keymap(self) -> None:
         if not self.keymap:
@@ -159,26 +181,53 @@ class MsgrTuiApp(App[None]):
         self.profile_switcher.open_profiles()
 
     async def action_quit(self) -> None:
-        """Stop the Messenger cleanly (closing its connections), then exit."""
+        """Stop the Messenger cleanly (closing its connections), then exit.
+
+        Outgoing messages nobody answered are kept in a recovery file, and
+        the app says where once it has ended.
+        """
         if self._quitting:
-            self.exit()  # second ctrl+q: do not wait any longer
+            self._end_app()  # second ctrl+q: do not wait any longer
             return
         self._quitting = True
         if not self._main.running:
-            self.exit()
+            self._end_app()
             return
-        self._main.stop()
-        self.set_timer(QUIT_GRACE, self.exit)
+        self._main.stop(save_to=new_recovery_file())
+        self.set_timer(QUIT_GRACE, self._end_app)
+
+    def _signalled(self, number: int) -> None:
+        """SIGTERM or SIGHUP (the SSH session went away): quit as ctrl+q does."""
+        self.signal_exit_code = 128 + number
+        self.run_worker(self.action_quit(), exclusive=False)
+
+    def _end_app(self) -> None:
+        self.exit(return_code=self.signal_exit_code or 0)
 
     @on(SessionEnded)
     def _session_ended(self, event: SessionEnded) -> None:
+        kept = event.kept
+        if kept is not None and (kept.count or kept.problem):
+            if kept.problem:
+                note = f"outgoing messages not answered could not be saved: {kept.problem}"
+            else:
+                note = (
+                    f"{kept.count} outgoing message(s) not answered were saved to {kept.path}: "
+                    f"send them again with msgr-tui send --from {kept.path}"
+                )
+            self.exit_notes.append(note)
+            self.notify(printable(note), severity="warning", timeout=30)
         if self._quitting:
-            self.exit()
+            self._end_app()
 
     def on_unmount(self) -> None:
         # The screen stops its Messenger when it goes; this covers an app that
         # ends before the screen was ever mounted.
         self._main.stop()
+        loop = asyncio.get_running_loop()
+        for number in QUIT_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(number)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

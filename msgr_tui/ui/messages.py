@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from ..bridge import BridgeEvent, Command
+from ..bridge import BridgeEvent, Command, UnansweredSaved
 
 
 @dataclass
@@ -23,9 +23,14 @@ class CommandRequested(Message):
     command: Command
 
 
+@dataclass
 class SessionEnded(Message):
     """A main screen's Messenger has stopped and every event it sent was handled
     (the screen has told why, if it failed).
 
     Bubbles from the screen to the app, which exits if it was quitting.
+    ``kept`` says where the outgoing messages nobody answered went, if the
+    stop was asked to keep them.
     """
+
+    kept: UnansweredSaved | None = None

@@ -14,19 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from msgr_tui.messenger import Messenger
 from tests.command_line import COMMAND, ROOT, msgr_tui
-from tests.helpers import DEADLINE, ThreadedPeer, wait_for
-
-
-def closed_port() -> int:
-    """A loopback port that was just listened on and is not any more."""
-    messenger = Messenger()
-    messenger.start()
-    port = messenger.subscribe("amqp://~127.0.0.1:0").port
-    messenger.stop()
-    assert port is not None
-    return port
+from tests.helpers import DEADLINE, ThreadedPeer, closed_port, wait_for
 
 
 def lines_of(path: Path) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -37,8 +38,10 @@ from ...bridge import (
     PutFailed,
     RetryScheduled,
     Stats,
+    Stop,
     SubscriptionChanged,
     TrackerUpdated,
+    UnansweredSaved,
 )
 from ...formatting import printable
 from ...settings import Settings
@@ -93,8 +96,10 @@ class MainScreen(Screen[None]):
             PutFailed: self._put_failed,
             ConnectionChanged: self._connection_changed,
             RetryScheduled: self._retry_scheduled,
+            UnansweredSaved: self._unanswered_saved,
             BridgeStopped: self._bridge_stopped,
         }
+        self._kept: UnansweredSaved | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -133,17 +138,21 @@ class MainScreen(Screen[None]):
         """No Messenger for this session (a password was not given): say so."""
         self.status_bar.show_state(BridgeState.NOT_CONNECTED)
 
-    def stop(self) -> None:
-        """Ask the Messenger to close its connections and stop (SessionEnded follows)."""
+    def stop(self, save_to: Path | None = None) -> None:
+        """Ask the Messenger to close its connections and stop (SessionEnded follows).
+
+        With ``save_to``, the outgoing messages still unanswered after the
+        clean close are written there (SessionEnded.kept says how many).
+        """
         if self.bridge is not None and not self.bridge_stopped:
             self.status_bar.show_state(BridgeState.STOPPING)
-            self.bridge.stop()
+            self.bridge.submit(Stop(str(save_to) if save_to is not None else None))
 
-    async def stop_and_wait(self, timeout: float) -> bool:
+    async def stop_and_wait(self, timeout: float, save_to: Path | None = None) -> bool:
         """Stop the Messenger; True once it has stopped, False if it did not within ``timeout``."""
         if not self.running:
             return True
-        self.stop()
+        self.stop(save_to)
         try:
             await asyncio.wait_for(self._ended.wait(), timeout)
         except TimeoutError:
@@ -262,7 +271,10 @@ class MainScreen(Screen[None]):
         if event.error:
             self.notify(f"the Messenger stopped: {printable(event.error)}", severity="error")
         self._ended.set()
-        self.post_message(SessionEnded())
+        self.post_message(SessionEnded(self._kept))
+
+    def _unanswered_saved(self, event: UnansweredSaved) -> None:
+        self._kept = event
 
     @on(IncomingPane.DetailsRequested)
     def _details(self, event: IncomingPane.DetailsRequested) -> None:
