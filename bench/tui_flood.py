@@ -24,6 +24,7 @@ import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual import events
 
+from msgr_tui.locations import STATE_ENV
 from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
 
@@ -138,6 +140,8 @@ async def run(count: int, size: int, max_messages: int, verbose: bool = False) -
 
 
 def main() -> None:
+    # Whatever the flood leaves unanswered is not the user's to recover.
+    os.environ[STATE_ENV] = tempfile.mkdtemp(prefix="msgr-tui-flood-state-")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--size", type=int, default=32)

@@ -11,6 +11,7 @@ this directory. Nothing is faked: what you see is what the app showed.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ sys.path.insert(0, str(HERE.parent))
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
+from msgr_tui.locations import STATE_ENV  # noqa: E402
 from msgr_tui.messenger import REJECTED, Message, Messenger  # noqa: E402
 from msgr_tui.profiles import ProfileSession  # noqa: E402
 from msgr_tui.settings import Settings  # noqa: E402
@@ -200,4 +202,7 @@ async def run_all() -> None:
 
 
 if __name__ == "__main__":
+    # What the demo sessions leave unanswered is the demo's: keep it out of the
+    # user's recovery directory.
+    os.environ[STATE_ENV] = tempfile.mkdtemp(prefix="msgr-tui-screenshots-state-")
     asyncio.run(run_all())

@@ -17,6 +17,10 @@ INTRO = """\
 A Messenger (Qpid Proton's high-level AMQP 1.0 API) runs in the background; these
 panes show what it does. Keys `1` to `4` jump between panes when no text field has
 focus; `escape` leaves a text field. Every key below can be remapped by its id.
+
+Quitting (or SIGTERM, or a dropped SSH session) closes every connection cleanly and
+keeps the outgoing messages nobody answered in a recovery file; the app says where
+as it ends, and `msgr-tui send --from FILE` sends them again.
 """
 
 PANES: list[tuple[str, type]] = [
