@@ -34,10 +34,11 @@ reconnects
     the connection it was sent on (dead ones included) until it leaves the
     window, so RSS climbs until the window holds only trackers of dead
     connections, then stays flat: with the window of 64 that is within the
-    warm-up; with ``--reconnect-window 1024`` it takes about 140 cycles and
-    some 15 MiB. The library also remembers the container-ids of the last
-    1,024 peers that went away (every new peer has a new one), about 0.5 KiB
-    each: some 0.5 MiB over the first 1,024 cycles.
+    warm-up; with ``--reconnect-window 1024`` it takes about 150 cycles and
+    some 4.5 MiB (about 30 KiB per dead connection). The library also
+    remembers the container-ids of the last 1,024 peers that went away (every
+    new peer has a new one), a few hundred bytes each: up to about 0.5 MiB
+    over the first 1,024 cycles.
 
 refusals
     ``--failures`` connections refused without retry: a plain Messenger puts
@@ -56,7 +57,7 @@ with a wrong status, or a part could not run.
 
 Usage::
 
-    python3 bench/soak.py                  # 1,000,000 messages, 1,000 failures (~5 min)
+    python3 bench/soak.py                  # 1,000,000 messages, 1,000 failures (~2 min)
     python3 bench/soak.py --quick          # 100,000 messages, 100 failures
     python3 bench/soak.py --parts reconnects --failures 200
     python3 bench/soak.py --quick --tracemalloc   # where this process's memory went
