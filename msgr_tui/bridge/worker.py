@@ -11,13 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..drafts import DraftError, build_message
-from ..messagefile import (
-    MessageFileError,
-    MessageFileWriter,
-    SectionError,
-    decode_message,
-    record_line,
-)
+from ..messagefile import MessageFileError, SectionError, decode_message, save_messages
 from ..messenger import (
     ABORTED,
     ACCEPTED,
@@ -410,26 +404,21 @@ class MessengerBridge:
         """Write the messages no peer answered to ``path`` (nothing when there are none)."""
         status = self.messenger.status
         kept = [
-            (tracker, data)
+            (data, state)
             for tracker, data in self._unanswered.items()
-            if status(tracker) not in _ANSWERED
+            if (state := status(tracker)) not in _ANSWERED
         ]
         if not kept:
             return UnansweredSaved(path, 0)
         try:
+            records = [
+                (decode_message(data), {"unsent": "aborted" if state is ABORTED else "unknown"})
+                for data, state in kept
+            ]
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            writer = MessageFileWriter(path)
-        except (MessageFileError, OSError) as error:
-            return UnansweredSaved(path, 0, str(error))
-        try:
-            for tracker, data in kept:
-                state = status(tracker)
-                meta = {"unsent": "aborted" if state is ABORTED else "unknown"}
-                writer.write([record_line(decode_message(data), meta)])
-            writer.commit()
+            save_messages(path, records)
         except (MessageFileError, OSError, SectionError) as error:
-            writer.abandon()
-            return UnansweredSaved(path, 0, f"{error} (what was written is in {writer.partial})")
+            return UnansweredSaved(path, 0, str(error))
         return UnansweredSaved(path, len(kept))
 
     def _shutdown(self) -> None:

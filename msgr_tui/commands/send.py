@@ -31,7 +31,7 @@ from ..messagefile import (
     decode_message,
     encode_message,
     read_messages,
-    record_line,
+    save_messages,
 )
 from ..messenger import (
     ABORTED,
@@ -233,19 +233,16 @@ def save_unsent(sender: Sender, path: str | None) -> str | None:
     if path is None or not unanswered:
         return None
     messages = sender.messages
+
+    def meta(index: int, reason: str) -> dict[str, str]:
+        if messages.source is None:
+            return {"unsent": reason}
+        return {"unsent": reason, "from": f"{messages.source}:{messages.lines[index]}"}
+
     try:
-        writer = MessageFileWriter(path)
-        try:
-            for index, reason in unanswered:
-                meta = {"unsent": reason}
-                if messages.source is not None:
-                    meta["from"] = f"{messages.source}:{messages.lines[index]}"
-                writer.write([record_line(messages.record(index), meta)])
-            writer.commit()
-        except OSError as error:
-            writer.abandon()
-            reason = error.strerror or str(error)
-            return f"--unsent: {path}: {reason}: what was written is in {writer.partial}"
+        save_messages(
+            path, ((messages.record(index), meta(index, why)) for index, why in unanswered)
+        )
     except MessageFileError as error:
         return f"--unsent: {error}"
     return None

@@ -5,7 +5,7 @@ and in the README; :func:`decode_message` and :func:`encode_message` turn the
 bytes of a message into a :class:`MessageRecord` and back.
 """
 
-from .files import MessageFileError, MessageFileWriter, read_messages, record_line
+from .files import MessageFileError, MessageFileWriter, read_messages, record_line, save_messages
 from .records import FORMAT_KEY, FORMAT_VERSION, RecordFormatError, from_record, to_record
 from .sections import Body, BodyKind, MessageRecord, SectionError, decode_message, encode_message
 
@@ -24,5 +24,6 @@ __all__ = [
     "from_record",
     "read_messages",
     "record_line",
+    "save_messages",
     "to_record",
 ]

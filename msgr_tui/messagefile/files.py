@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +32,26 @@ _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circ
 def record_line(message: MessageRecord, meta: Mapping[str, Any] | None = None) -> str:
     """One line of a message file (no newline): JSON, text kept as text."""
     return _LINE_ENCODER.encode(to_record(message, meta))
+
+
+def save_messages(
+    path: str | os.PathLike[str], messages: Iterable[tuple[MessageRecord, Mapping[str, Any]]]
+) -> None:
+    """Write ``(message, meta)`` pairs to a new message file at ``path``, as one commit.
+
+    MessageFileError says what went wrong; a file an I/O error cut short stays
+    as ``FILE.partial``, which the error names.
+    """
+    writer = MessageFileWriter(path)
+    try:
+        writer.write([record_line(message, meta) for message, meta in messages])
+        writer.commit()
+    except OSError as error:
+        writer.abandon()
+        reason = error.strerror or str(error)
+        raise MessageFileError(
+            str(path), f"{reason}: what was written is in {writer.partial}"
+        ) from None
 
 
 def read_messages(source: str | os.PathLike[str] | IO[str]) -> Iterator[tuple[str, MessageRecord]]:

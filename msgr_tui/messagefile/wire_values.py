@@ -407,15 +407,11 @@ def _sized(small: bytes, large: bytes, raw: bytes) -> bytes:
 
 
 def _list_bytes(value: list[Any] | tuple[Any, ...]) -> bytes:
-    if not value:
-        return b"\x45"
-    items = b"".join([_encode(item) for item in value])
-    return b"\xd0" + _pack_II(len(items) + 4, len(value)) + items
+    return b"\xd0" + _wide_list(value) if value else b"\x45"
 
 
 def _map_bytes(value: dict[Any, Any]) -> bytes:
-    items = b"".join([_encode(key) + _encode(item) for key, item in value.items()])
-    return b"\xd1" + _pack_II(len(items) + 4, 2 * len(value)) + items
+    return b"\xd1" + _wide_map(value)
 
 
 def _described_bytes(value: Described) -> bytes:
@@ -439,7 +435,7 @@ def _array_payload(value: Array) -> bytes:
     return _pack_II(len(body) + 4, len(value.elements)) + body
 
 
-def _wide_list(value: list[Any]) -> bytes:
+def _wide_list(value: list[Any] | tuple[Any, ...]) -> bytes:
     items = b"".join([_encode(item) for item in value])
     return _pack_II(len(items) + 4, len(value)) + items
 
