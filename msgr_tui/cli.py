@@ -15,13 +15,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .locations import config_file, recovery_files
+from .locations import config_file
 from .settings import DEFAULT_LISTEN, Settings
 
 if TYPE_CHECKING:
     from .profiles import ProfileSession
 
-SUBCOMMANDS = ("profiles", "send", "recv", "move")
+# Seconds the Messenger may still take to close and save once the screen is gone.
+CLOSING_WAIT = 10.0
+
+SUBCOMMANDS = ("profiles", "send", "recv", "move", "doctor")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="msgr-tui",
         description="A terminal client for AMQP 1.0 messaging (Qpid Proton's Messenger, reborn).",
-        epilog="Subcommands: 'msgr-tui profiles|send|recv|move --help'.",
+        epilog="Subcommands: 'msgr-tui profiles|send|recv|move|doctor --help'.",
     )
     parser.add_argument("--version", action="version", version=f"msgr-tui {__version__}")
     add_common_arguments(parser)
@@ -88,30 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .ui.app import MsgrTuiApp  # deferred: only the UI needs textual
 
     keymap = dict(session.loaded.config.keymap)
-    notices = [*notices, *recovery_notices()]
     app = MsgrTuiApp(settings, notices=notices, profiles=session, keymap=keymap)
     app.run()
-    for note in app.exit_notes:
+    for note in app.closing_notes(CLOSING_WAIT):
         with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
             print(f"msgr-tui: {note}", file=sys.stderr)
     return app.return_code or 0
-
-
-def recovery_notices() -> list[str]:
-    """What earlier runs left in the recovery directory, and how to send it again."""
-    notices = []
-    for path in recovery_files():
-        try:
-            with path.open(encoding="utf-8", errors="replace") as lines:
-                count = sum(1 for line in lines if line.strip())
-        except OSError as error:
-            notices.append(f"recovery file {path}: {error.strerror or error}")
-            continue
-        notices.append(
-            f"{path} holds {count} outgoing message(s) not answered when msgr-tui last "
-            f"stopped: send them again with msgr-tui send --from {path}, then remove it"
-        )
-    return notices
 
 
 def prepare_startup(args: argparse.Namespace) -> tuple[Settings, ProfileSession, list[str]] | int:
@@ -156,6 +141,8 @@ def run_subcommand(name: str, argv: list[str]) -> int:
         from .commands import send as command  # type: ignore[no-redef]
     elif name == "move":
         from .commands import move as command  # type: ignore[no-redef]
+    elif name == "doctor":
+        from .commands import doctor as command  # type: ignore[no-redef]
     else:
         from .commands import recv as command  # type: ignore[no-redef]
     parser = argparse.ArgumentParser(prog=f"msgr-tui {name}", description=command.__doc__)

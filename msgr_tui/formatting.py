@@ -166,6 +166,11 @@ def hexdump(data: bytes, limit: int = 64 * 1024) -> str:
     return "\n".join(lines)
 
 
+def count_of(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless one: "1 message", "2 messages", "0 messages"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def clock_time(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%H:%M:%S")
 

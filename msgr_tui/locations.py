@@ -47,16 +47,29 @@ def recovery_dir() -> Path:
     return state_dir() / "recovery"
 
 
+def crash_log_dir() -> Path:
+    """Where the app writes the traceback of a failure it could not handle."""
+    return state_dir() / "logs"
+
+
 def new_recovery_file() -> Path:
     """A name for a recovery file that no earlier run used (the file is not made here)."""
+    return _new_name(recovery_dir(), "unanswered", ".jsonl")
+
+
+def new_crash_log() -> Path:
+    """A name for a crash log that no earlier run used (the file is not made here)."""
+    return _new_name(crash_log_dir(), "crash", ".log")
+
+
+def _new_name(directory: Path, prefix: str, suffix: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    directory = recovery_dir()
     for attempt in range(1000):
-        suffix = f"-{attempt}" if attempt else ""
-        candidate = directory / f"unanswered-{stamp}-{os.getpid()}{suffix}.jsonl"
+        counter = f"-{attempt}" if attempt else ""
+        candidate = directory / f"{prefix}-{stamp}-{os.getpid()}{counter}{suffix}"
         if not candidate.exists() and not candidate.with_name(candidate.name + ".partial").exists():
             return candidate
-    raise FileExistsError(f"no free recovery file name in {directory}")
+    raise FileExistsError(f"no free {prefix} file name in {directory}")
 
 
 def recovery_files() -> list[Path]:

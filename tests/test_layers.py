@@ -33,6 +33,9 @@ UI_FREE_MODULES = [
     "msgr_tui.commands.move",
     "msgr_tui.messagefile",
     "msgr_tui.commands.profiles",
+    "msgr_tui.commands.doctor",
+    "msgr_tui.recovery",
+    "msgr_tui.crashes",
 ]
 
 

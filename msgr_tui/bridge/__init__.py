@@ -4,8 +4,20 @@ Imports no UI toolkit. The UI submits commands (thread-safe) and receives
 batches of events through a callback it provides.
 """
 
-from .commands import Accept, Command, Put, Reject, Release, Settle, Stop, Subscribe, Unsubscribe
+from .commands import (
+    Accept,
+    Command,
+    Put,
+    Reject,
+    Release,
+    Replay,
+    Settle,
+    Stop,
+    Subscribe,
+    Unsubscribe,
+)
 from .events import (
+    AtStake,
     BridgeEvent,
     BridgeState,
     BridgeStopped,
@@ -17,6 +29,7 @@ from .events import (
     MessageQueued,
     Notice,
     PutFailed,
+    ReplayAnswered,
     RetryScheduled,
     Severity,
     Stats,
@@ -28,6 +41,7 @@ from .worker import MessengerBridge
 
 __all__ = [
     "Accept",
+    "AtStake",
     "BridgeEvent",
     "BridgeState",
     "BridgeStopped",
@@ -44,6 +58,8 @@ __all__ = [
     "PutFailed",
     "Reject",
     "Release",
+    "Replay",
+    "ReplayAnswered",
     "RetryScheduled",
     "Settle",
     "Severity",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..drafts import Draft
+from ..recovery import RecoveredMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,27 @@ class Settle:
 
 
 @dataclass(frozen=True, slots=True)
+class Replay:
+    """Send the messages of a recovery file again, each to its own address.
+
+    The bridge removes ``origin`` once every one of them is answered, or once
+    a Stop has saved those still unanswered to a newer file.
+    """
+
+    origin: str
+    messages: tuple[RecoveredMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Close every connection and stop; with ``save_to``, the outgoing messages still
-    unanswered after the clean close are written there as a message file."""
+    unanswered after the clean close are written there as a message file.
+
+    The first Stop decides: a later one (the screen going away after a quit
+    that chose not to save) changes nothing.
+    """
 
     save_to: str | None = None
 
 
-Command = Subscribe | Unsubscribe | Put | Accept | Reject | Release | Settle | Stop
+Command = Subscribe | Unsubscribe | Put | Replay | Accept | Reject | Release | Settle | Stop

@@ -20,6 +20,7 @@ from ..messenger.status import Status
 from ..messenger.subscription import SubscriptionState
 
 __all__ = [
+    "AtStake",
     "BridgeEvent",
     "BridgeState",
     "BridgeStopped",
@@ -31,11 +32,13 @@ __all__ = [
     "MessageQueued",
     "Notice",
     "PutFailed",
+    "ReplayAnswered",
     "RetryScheduled",
     "Severity",
     "Stats",
     "SubscriptionChanged",
     "TrackerUpdated",
+    "UnansweredSaved",
 ]
 
 
@@ -86,10 +89,13 @@ class IncomingDecided:
 
 @dataclass(frozen=True, slots=True)
 class MessageQueued:
-    """A draft was put; the outgoing table gets a row for its tracker."""
+    """A message was put; the outgoing table gets a row for its tracker.
+
+    ``draft_id`` is Compose's draft, None for a message sent again from a file.
+    """
 
     tracker: int
-    draft_id: int
+    draft_id: int | None
     address: str
     subject: str
     at: float
@@ -157,8 +163,43 @@ class UnansweredSaved:
 
 
 @dataclass(frozen=True, slots=True)
+class AtStake:
+    """What quitting now would leave undone; sent whenever it changes.
+
+    ``outgoing`` messages put and not answered by their peer (``failed`` of
+    them ABORTED: no answer will come), ``incoming`` messages taken and not
+    yet decided (a clean close gives them back to their senders).
+    """
+
+    outgoing: int = 0
+    failed: int = 0
+    incoming: int = 0
+
+    @property
+    def awaited(self) -> int:
+        """Outgoing messages an answer may still come for."""
+        return self.outgoing - self.failed
+
+    def __bool__(self) -> bool:
+        return bool(self.outgoing or self.incoming)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayAnswered:
+    """Every message of a recovery file sent again was answered; the file is removed."""
+
+    origin: str
+    count: int
+    accepted: int
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeStopped:
+    """The bridge thread ended; ``error`` says why if it failed, ``crash_log`` where
+    its traceback went."""
+
     error: str | None = None
+    crash_log: str | None = None
 
 
 BridgeEvent = (
@@ -174,5 +215,7 @@ BridgeEvent = (
     | Stats
     | Notice
     | UnansweredSaved
+    | AtStake
+    | ReplayAnswered
     | BridgeStopped
 )

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..crashes import write_crash_log
 from ..drafts import DraftError, build_message
+from ..locations import new_recovery_file
 from ..messagefile import MessageFileError, SectionError, decode_message, save_messages
 from ..messenger import (
     ABORTED,
@@ -40,9 +44,22 @@ from ..messenger.failures import Failure
 from ..messenger.snapshot import MessageSnapshot
 from ..messenger.status import Status
 from ..messenger.subscription import SubscriptionState
+from ..recovery import retire
 from ..settings import Settings
-from .commands import Accept, Command, Put, Reject, Release, Settle, Stop, Subscribe, Unsubscribe
+from .commands import (
+    Accept,
+    Command,
+    Put,
+    Reject,
+    Release,
+    Replay,
+    Settle,
+    Stop,
+    Subscribe,
+    Unsubscribe,
+)
 from .events import (
+    AtStake,
     BridgeEvent,
     BridgeStopped,
     ConnectionChanged,
@@ -53,6 +70,7 @@ from .events import (
     MessageQueued,
     Notice,
     PutFailed,
+    ReplayAnswered,
     Stats,
     SubscriptionChanged,
     UnansweredSaved,
@@ -76,6 +94,17 @@ STOP_GRACE = 5.0
 # Outgoing statuses that are a peer's answer; anything else (PENDING, ABORTED, or
 # None for a tracker the window let go) leaves the message unanswered.
 _ANSWERED = frozenset((ACCEPTED, REJECTED, RELEASED, MODIFIED, SETTLED))
+
+
+@dataclass(slots=True)
+class _Replay:
+    """A recovery file sent again: kept until all of it is answered or saved anew."""
+
+    origin: str
+    count: int
+    waiting: set[int] = field(default_factory=set)
+    accepted: int = 0
+    not_put: int = 0
 
 
 class MessengerBridge:
@@ -109,7 +138,17 @@ class MessengerBridge:
         # Outgoing tracker -> the message as put (no credentials), until its peer
         # answers it: what a Stop with save_to keeps. ABORTED stays: never answered.
         self._unanswered: dict[int, bytes] = {}
+        self._aborted: set[int] = set()
+        # Recovery files sent again, and which file each of their trackers came from.
+        self._replays: dict[str, _Replay] = {}
+        self._replay_of: dict[int, _Replay] = {}
+        self._at_stake = AtStake()
         self._save_to: str | None = None
+        # Read by the UI thread once ``finished`` is set (the app may be gone by
+        # then, and with it the events that would have said so).
+        self.finished = threading.Event()
+        self.kept: UnansweredSaved | None = None
+        self.crash_log: str | None = None
 
     @property
     def name(self) -> str:
@@ -136,10 +175,17 @@ class MessengerBridge:
         except Exception as failure:  # the UI must learn why the bridge died
             log.exception("messenger bridge failed")
             error = f"{type(failure).__name__}: {failure}"
+            crash_log = write_crash_log(failure, "the Messenger thread")
+            self.crash_log = str(crash_log) if crash_log is not None else None
+            if self._save_to is None:  # a crash keeps what a quit would
+                self._save_to = str(new_recovery_file())
         finally:
-            self._shutdown()
-            self._events.append(BridgeStopped(error))
-            self._flush(force=True)
+            try:
+                self._shutdown()
+            finally:
+                self._events.append(BridgeStopped(error, self.crash_log))
+                self._flush(force=True)
+                self.finished.set()
 
     def _start(self) -> None:
         settings = self.settings
@@ -223,6 +269,7 @@ class MessengerBridge:
     def _run(self, command: Command) -> None:
         handlers: dict[type, Callable[[Any], None]] = {
             Put: self._put,
+            Replay: self._replay,
             Accept: lambda command: self._act(self.messenger.accept, command.tracker, ACCEPTED),
             Reject: lambda command: self._act(self.messenger.reject, command.tracker, REJECTED),
             Release: lambda command: self._act(self.messenger.release, command.tracker, RELEASED),
@@ -248,9 +295,10 @@ class MessengerBridge:
         self._events.append(SubscriptionChanged(command.source, SubscriptionState.CLOSED))
 
     def _stop(self, command: Stop) -> None:
+        if self._stopping:
+            return
         self._stopping = True
-        if command.save_to is not None:  # a later plain Stop does not cancel the saving
-            self._save_to = command.save_to
+        self._save_to = command.save_to
 
     def _act(
         self, action: Callable[[int | None], None], tracker: int | None, outcome: Status
@@ -282,6 +330,42 @@ class MessengerBridge:
         self._events.append(
             MessageQueued(tracker, command.draft_id, shown, message.subject or "", time.time())
         )
+
+    def _replay(self, command: Replay) -> None:
+        """Put a recovery file's messages, as they were put, each to its own address."""
+        if command.origin in self._replays:
+            return  # already sent again in this session
+        replay = self._replays[command.origin] = _Replay(command.origin, len(command.messages))
+        put_encoded = self.messenger.put_encoded
+        for recovered in command.messages:
+            try:
+                tracker = put_encoded(
+                    recovered.data, self.settings.with_credentials(recovered.address)
+                )
+            except MessengerException as failure:
+                replay.not_put += 1  # it is still in the file, which is kept
+                self._events.append(Notice(f"{recovered.address}: {failure}"))
+                continue
+            self._unanswered[tracker] = recovered.data
+            replay.waiting.add(tracker)
+            self._replay_of[tracker] = replay
+            self._sent += 1
+            self._events.append(
+                MessageQueued(tracker, None, recovered.address, recovered.subject, time.time())
+            )
+
+    def _answered(self, tracker: int, status: Status) -> None:
+        """A peer answered an outgoing message: it is no longer at stake."""
+        self._unanswered.pop(tracker, None)
+        self._aborted.discard(tracker)
+        replay = self._replay_of.pop(tracker, None)
+        if replay is None:
+            return
+        replay.waiting.discard(tracker)
+        replay.accepted += status is ACCEPTED
+        if not replay.waiting and not replay.not_put:
+            retire(Path(replay.origin))
+            self._events.append(ReplayAnswered(replay.origin, replay.count, replay.accepted))
 
     def _listen(self, source: str, *, fallback: bool) -> None:
         parsed = parse_address(source)
@@ -337,8 +421,12 @@ class MessengerBridge:
         kind = type(event)
         if kind is TrackerUpdated or kind is RetryScheduled:
             events.append(event)  # the library's own words are the UI's
-            if kind is TrackerUpdated and event.status in _ANSWERED:
-                self._unanswered.pop(event.tracker, None)
+            if kind is TrackerUpdated:
+                status = event.status
+                if status in _ANSWERED:
+                    self._answered(event.tracker, status)
+                elif status is ABORTED and event.tracker in self._unanswered:
+                    self._aborted.add(event.tracker)
         elif kind is IncomingSettled:
             self._pending_in.pop(event.tracker, None)
             events.append(IncomingDecided(event.tracker, event.status, automatic=True))
@@ -390,10 +478,14 @@ class MessengerBridge:
         self._stats_counts = (self._received, self._sent)
 
     def _flush(self, *, force: bool = False) -> None:
-        if not self._events:
-            return
         now = self._clock()
         if not force and now - self._last_flush < self._interval:
+            return
+        at_stake = AtStake(len(self._unanswered), len(self._aborted), len(self._pending_in))
+        if at_stake != self._at_stake:
+            self._at_stake = at_stake
+            self._events.append(at_stake)
+        if not self._events:
             return
         batch, self._events = self._events, []
         self._last_flush = now
@@ -434,4 +526,10 @@ class MessengerBridge:
         except MessengerException as failure:
             self._events.append(Notice(f"stopping: {failure}"))
         if self._save_to is not None:
-            self._events.append(self._save_unanswered(self._save_to))
+            kept = self.kept = self._save_unanswered(self._save_to)
+            self._events.append(kept)
+            if kept.problem is None:
+                # What they held that is still unanswered is in the new file now.
+                for replay in self._replays.values():
+                    if not replay.not_put:
+                        retire(Path(replay.origin))

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -14,15 +15,19 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from ..crashes import write_crash_log
 from ..formatting import printable
 from ..locations import new_recovery_file
 from ..profiles import ProfileSession
+from ..recovery import RecoveryFile, find_recovery_files
 from ..settings import Settings
 from .help_text import help_markdown, known_binding_ids
 from .messages import SessionEnded
 from .profile_switch import ProfileSwitcher
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
+from .screens.quit import QuitDecision, QuitScreen
+from .screens.recovered import RecoveryChoice, RecoveryScreen
 from .themes import load_themes
 
 DEFAULT_THEME = "msgr-dark"
@@ -56,6 +61,7 @@ class MsgrTuiApp(App[None]):
         settings: Settings,
         *,
         notices: Iterable[str] = (),
+        recovered: Iterable[RecoveryFile] | None = None,
         start_messenger: bool = True,
         profiles: ProfileSession | None = None,
         keymap: dict[str, str] | None = None,
@@ -64,12 +70,16 @@ class MsgrTuiApp(App[None]):
         self._main = MainScreen(settings)
         self._start_messenger = start_messenger
         self._startup_notices = list(notices)
+        # Recovery files earlier runs left: offered once the session is up.
+        self._recovered = list(recovered) if recovered is not None else None
+        self._recovery_offered = False
         self._quitting = False
         # 128 + the signal that ended the app (SIGTERM, SIGHUP), for the shell.
         self.signal_exit_code: int | None = None
         # What the user must know once the screen is gone (printed after the app
         # ends): where the outgoing messages nobody answered were kept.
         self.exit_notes: list[str] = []
+        self._told: set[int] = set()  # sessions whose end notes are in exit_notes
         # Binding id -> keys, from the config file's [keymap]; the help shows it.
         self.keymap = dict(keymap or {})
         self.profile_switcher = ProfileSwitcher(self, profiles) if profiles is not None else None
@@ -80,6 +90,11 @@ class MsgrTuiApp(App[None]):
     def main_screen(self) -> MainScreen:
         """The screen of the current session (modal screens may cover it)."""
         return self._main
+
+    @property
+    def quitting(self) -> bool:
+        """Whether the app is on its way out (a quit was decided or a signal came)."""
+        return self._quitting
 
     @property
     def settings(self) -> Settings:
@@ -105,6 +120,7 @@ class MsgrTuiApp(App[None]):
             if settings.theme and settings.theme in self.available_themes:
                 self.theme = settings.theme
         main.connect()
+        self._offer_recovered()
 
     async def end_session(self, timeout: float) -> bool:
         """Stop the current Messenger cleanly; False if it did not stop within ``timeout``.
@@ -149,6 +165,30 @@ class MsgrTuiApp(App[None]):
                 self.profile_switcher.connect_at_start()  # may ask for a password first
             else:
                 self._main.connect()
+        self._offer_recovered()
+
+    def _offer_recovered(self) -> None:
+        """Once a session runs (a password may be asked first): offer what earlier runs left."""
+        if self._recovery_offered or not self._main.running:
+            return
+        self._recovery_offered = True
+        found = self._recovered
+        if found is None:
+            found = find_recovery_files()
+        if not found:
+            return
+
+        def chosen(choice: RecoveryChoice | None) -> None:
+            readable = [item.path for item in found if item.problem is None]
+            if choice is RecoveryChoice.SEND:
+                for path in readable:
+                    self._main.send_again(path)
+            elif choice is RecoveryChoice.OPEN:
+                for path in readable:
+                    self._main.hold(path)
+                self._main.action_focus_pane("outgoing")
+
+        self.push_screen(RecoveryScreen(found), chosen)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -180,43 +220,77 @@ class MsgrTuiApp(App[None]):
             return
         self.profile_switcher.open_profiles()
 
-    async def action_quit(self) -> None:
-        """Stop the Messenger cleanly (closing its connections), then exit.
+    def action_quit(self) -> None:
+        """Quit: at once when nothing is at stake, else after asking (QuitScreen).
 
-        Outgoing messages nobody answered are kept in a recovery file, and
-        the app says where once it has ended.
+        Quitting closes every connection cleanly (undecided incoming messages
+        go back to their senders) and keeps the outgoing messages nobody
+        answered in a recovery file, unless the user chose otherwise.
         """
         if self._quitting:
-            self._end_app()  # second ctrl+q: do not wait any longer
+            self._end_app()  # ctrl+q again while stopping: do not wait any longer
             return
+        if isinstance(self.screen, QuitScreen):
+            return  # already asking
+        if self._main.running and self._main.at_stake:
+            self.push_screen(QuitScreen(self._main), self._quit_decided)
+            return
+        self._stop_and_quit(new_recovery_file())
+
+    def _quit_decided(self, decision: QuitDecision | None) -> None:
+        if decision is not None:
+            self._stop_and_quit(decision.save_to)
+
+    def _stop_and_quit(self, save_to: Path | None) -> None:
         self._quitting = True
         if not self._main.running:
             self._end_app()
             return
-        self._main.stop(save_to=new_recovery_file())
+        self._main.stop(save_to=save_to)
         self.set_timer(QUIT_GRACE, self._end_app)
 
     def _signalled(self, number: int) -> None:
-        """SIGTERM or SIGHUP (the SSH session went away): quit as ctrl+q does."""
+        """SIGTERM or SIGHUP (the SSH session went away): quit, keeping what is at stake."""
         self.signal_exit_code = 128 + number
-        self.run_worker(self.action_quit(), exclusive=False)
+        if not self._quitting:
+            self._stop_and_quit(new_recovery_file())
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's hook for an exception nothing handled (it then exits): first
+        # keep the traceback and what is at stake, as a quit would.
+        crash_log = write_crash_log(error, "the UI")
+        where = f"; the traceback is in {crash_log}" if crash_log is not None else ""
+        self.exit_notes.append(f"msgr-tui failed: {type(error).__name__}: {error}{where}")
+        self._main.stop(save_to=new_recovery_file())
+        super()._handle_exception(error)
+
+    def closing_notes(self, timeout: float) -> list[str]:
+        """Every note the user must read once the app has ended (call after ``run``).
+
+        Waits up to ``timeout`` for the session's Messenger to finish its clean
+        close, which may outlive the screen (a crash, a second ctrl+q).
+        """
+        main = self._main
+        if not main.wait_ended(timeout):
+            self.exit_notes.append(
+                "the Messenger did not finish closing in time; outgoing messages not "
+                "answered may not have been saved"
+            )
+        if id(main) not in self._told:
+            self._told.add(id(main))
+            self.exit_notes.extend(main.end_notes())
+        return list(self.exit_notes)
 
     def _end_app(self) -> None:
         self.exit(return_code=self.signal_exit_code or 0)
 
     @on(SessionEnded)
     def _session_ended(self, event: SessionEnded) -> None:
-        kept = event.kept
-        if kept is not None and (kept.count or kept.problem):
-            if kept.problem:
-                note = f"outgoing messages not answered could not be saved: {kept.problem}"
-            else:
-                note = (
-                    f"{kept.count} outgoing message(s) not answered were saved to {kept.path}: "
-                    f"send them again with msgr-tui send --from {kept.path}"
-                )
-            self.exit_notes.append(note)
-            self.notify(printable(note), severity="warning", timeout=30)
+        if event.session not in self._told:
+            self._told.add(event.session)
+            for note in event.notes:
+                self.exit_notes.append(note)
+                self.notify(printable(note), severity="warning", timeout=30)
         if self._quitting:
             self._end_app()
 

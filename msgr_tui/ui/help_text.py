@@ -18,9 +18,12 @@ A Messenger (Qpid Proton's high-level AMQP 1.0 API) runs in the background; thes
 panes show what it does. Keys `1` to `4` jump between panes when no text field has
 focus; `escape` leaves a text field. Every key below can be remapped by its id.
 
-Quitting (or SIGTERM, or a dropped SSH session) closes every connection cleanly and
-keeps the outgoing messages nobody answered in a recovery file; the app says where
-as it ends, and `msgr-tui send --from FILE` sends them again.
+Quitting closes every connection cleanly: incoming messages you did not decide go
+back to their senders. When outgoing messages are still unanswered (or incoming ones
+undecided), `ctrl+q` first asks: wait for the answers, save the unanswered to a
+message file, or quit anyway. SIGTERM, a dropped SSH session (SIGHUP) and a crash
+keep the unanswered in a recovery file; the app says where as it ends, the next
+start offers to send them again, and `msgr-tui send --from FILE` sends one too.
 """
 
 PANES: list[tuple[str, type]] = [
@@ -63,7 +66,16 @@ def help_markdown(app: type, keymap: dict[str, str]) -> str:
 
 def known_binding_ids(app: type) -> set[str]:
     """Every binding id of the app, its screens, panes and tables (for [keymap] checks)."""
-    from .screens import confirm, detail, help, password_prompt, profile_form, profiles
+    from .screens import (
+        confirm,
+        detail,
+        help,
+        password_prompt,
+        profile_form,
+        profiles,
+        quit,
+        recovered,
+    )
 
     owners: list[type] = [
         app,
@@ -76,6 +88,8 @@ def known_binding_ids(app: type) -> set[str]:
         password_prompt.PasswordScreen,
         profile_form.ProfileFormScreen,
         profiles.ProfilesScreen,
+        quit.QuitScreen,
+        recovered.RecoveryScreen,
     ]
     return {b.id for owner in owners for b in _bindings(owner) if b.id}
 

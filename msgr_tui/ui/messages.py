@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from ..bridge import BridgeEvent, Command, UnansweredSaved
+from ..bridge import BridgeEvent, Command
 
 
 @dataclass
@@ -29,8 +29,10 @@ class SessionEnded(Message):
     (the screen has told why, if it failed).
 
     Bubbles from the screen to the app, which exits if it was quitting.
-    ``kept`` says where the outgoing messages nobody answered went, if the
-    stop was asked to keep them.
+    ``notes`` are what the user must still hear once the screen is gone:
+    where the outgoing messages nobody answered went, where a traceback went.
     """
 
-    kept: UnansweredSaved | None = None
+    notes: list[str]
+    session: int
+    """Which session (the screen's id): its notes are told once."""

@@ -22,6 +22,7 @@ from msgr_tui.messenger import Interrupt, Message, Messenger
 from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.screens.main import MainScreen
+from msgr_tui.ui.screens.quit import QuitScreen
 from tests.helpers import DEADLINE
 
 LOOPBACK = "amqp://~127.0.0.1:0"
@@ -35,6 +36,19 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.02)
+
+
+async def quit_app(pilot: Pilot, app: MsgrTuiApp) -> None:
+    """ctrl+q, then "quit anyway" if the app asks (a story that leaves messages at stake
+    on purpose; tests/ui/test_recovery.py tells the dialog's own stories)."""
+    await pilot.press("ctrl+q")
+    await until(
+        pilot,
+        lambda: app.quitting or not app.is_running or isinstance(app.screen, QuitScreen),
+        "the app to quit or ask",
+    )
+    if isinstance(app.screen, QuitScreen):
+        await pilot.press("q")
 
 
 def app_with(**changes: object) -> MsgrTuiApp:

@@ -25,7 +25,7 @@ from msgr_tui.ui.screens.detail import DetailScreen
 from msgr_tui.ui.widgets.incoming import IncomingPane
 from msgr_tui.ui.widgets.outgoing import OutgoingPane
 from tests.helpers import ThreadedPeer, started, stop_all
-from tests.ui.story import app_with, listening, main
+from tests.ui.story import app_with, listening, main, quit_app
 from tests.ui.story import until as wait_until
 
 ESC = "\x1b[2J\x1b]0;pwned\x07"  # clear the screen, then set the window title
@@ -166,7 +166,7 @@ async def test_hostile_and_odd_messages_are_shown_safely_and_the_app_keeps_runni
         assert opened == set(messages)
         assert app.is_running
         stop_all(sender)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
         await until(pilot, lambda: main(app).bridge_stopped, "a clean Messenger stop")
 
 
@@ -241,7 +241,7 @@ async def test_compose_refuses_bad_drafts_inline_and_sends_nothing() -> None:
                 {"tenant": "acme", "n": 5},
             )
             assert app.is_running
-            await pilot.press("ctrl+q")
+            await quit_app(pilot, app)
         assert len(peer.received) == 1
 
 
@@ -260,7 +260,7 @@ async def test_a_16_mib_text_body_from_compose_arrives_intact() -> None:
             outgoing = main(app).query_one(OutgoingPane)
             await until(pilot, lambda: outgoing.rows != [], "its tracker row")
             assert app.is_running
-            await pilot.press("ctrl+q")
+            await quit_app(pilot, app)
     received = peer.received[0]
     assert received.subject == "16 MiB"
     assert received.body == body
@@ -289,7 +289,8 @@ async def test_markup_in_a_property_does_not_crash_the_detail_view() -> None:
             assert app.is_running
             _, text = screen(app)
             assert "[/]" in text and "[bold]loud[/bold]" in text
-            await pilot.press("escape", "ctrl+q")
+            await pilot.press("escape")
+            await quit_app(pilot, app)
         finally:
             stop_all(sender)
 
@@ -304,4 +305,4 @@ async def test_markup_in_a_bad_address_does_not_crash_compose() -> None:
         await until(pilot, lambda: error.display or not app.is_running, "the inline error")
         assert app.is_running
         assert "[/]" in str(error.render())
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)

@@ -22,7 +22,7 @@ from msgr_tui.ui.screens.profile_form import ProfileFormScreen
 from msgr_tui.ui.screens.profiles import ProfilesScreen
 from tests.certs import CertificateSet
 from tests.conftest import RabbitMQ
-from tests.ui.story import Notifications, listening, main, screen_text, type_text, until
+from tests.ui.story import Notifications, listening, main, quit_app, screen_text, type_text, until
 
 SIZE = (110, 40)
 
@@ -163,7 +163,7 @@ async def test_create_edit_switch_and_delete_profiles(tmp_path: Path) -> None:
         await until(pilot, lambda: "first" not in read_config(path).config.names, "deleted")
         assert read_config(path).config.names == ["second", "second-copy"]
         await pilot.press("escape")
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
         await until(pilot, lambda: main(app).bridge_stopped, "a clean stop")
 
 
@@ -250,7 +250,8 @@ async def test_a_broken_config_shows_its_error_and_is_never_overwritten(tmp_path
         # The key was handled (it said why not) and no form came up for it.
         await until(pilot, lambda: notes.saying("fix them by hand first"), "the refusal")
         assert isinstance(app.screen, ProfilesScreen)
-        await pilot.press("escape", "ctrl+q")
+        await pilot.press("escape")
+        await quit_app(pilot, app)
         await until(pilot, lambda: main(app).bridge_stopped, "stopped")
     assert path.read_bytes() == before
     assert not (tmp_path / "config.toml.bak").exists()
@@ -295,6 +296,6 @@ async def test_the_password_asked_at_connect_time_logs_in_to_rabbitmq(
             return any(r.source == source and r.state is SubscriptionState.ATTACHED for r in rows)
 
         await until(pilot, attached, "attached with the typed password", timeout=30)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
         await until(pilot, lambda: main(app).bridge_stopped, "stopped")
     assert b"guest\n" not in path.read_bytes().replace(b'"guest"', b"")

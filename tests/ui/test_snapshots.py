@@ -23,12 +23,15 @@ picture: layout is the subject, and each toast is checked elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -36,6 +39,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 import msgr_tui.bridge.worker as bridge_worker
+from msgr_tui.locations import STATE_ENV, recovery_dir
+from msgr_tui.messagefile import MessageRecord, save_messages
 from msgr_tui.messenger import ABORTED, ACCEPTED, PENDING, REJECTED, RELEASED, Message
 from msgr_tui.messenger.status import Status
 from msgr_tui.messenger.subscription import SubscriptionState
@@ -43,6 +48,8 @@ from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.screens.detail import DetailScreen
 from msgr_tui.ui.screens.help import HelpScreen
+from msgr_tui.ui.screens.quit import QuitScreen
+from msgr_tui.ui.screens.recovered import RecoveryScreen
 from tests.peers import RawPeer, refuse_names_starting_with
 from tests.ui.story import SendingPeer, until
 
@@ -295,4 +302,49 @@ def test_light_theme_layout(snap_compare, demo: Demo) -> None:
         await show_demo(pilot, demo)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    shutdown(app)
+
+
+def test_quit_dialog_layout(snap_compare, demo: Demo) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def ask_to_quit(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)  # "later" unanswered, "lost" aborted, three undecided
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), "the quit dialog")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ask_to_quit)
+    shutdown(app)
+
+
+# A fixed state directory for the picture that shows its path (tmp_path's name varies).
+PICTURED_STATE = Path("/tmp/msgr-tui-snapshot-state")
+
+
+@pytest.fixture
+def pictured_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    shutil.rmtree(PICTURED_STATE, ignore_errors=True)
+    monkeypatch.setenv(STATE_ENV, str(PICTURED_STATE))
+    yield PICTURED_STATE
+    shutil.rmtree(PICTURED_STATE, ignore_errors=True)
+
+
+def test_recovery_offer_layout(snap_compare, demo: Demo, pictured_state: Path) -> None:
+    recovery_dir().mkdir(parents=True)
+    for name, count in (("unanswered-20261202T101500-4242.jsonl", 3), ("unanswered-x.jsonl", 1)):
+        save_messages(
+            recovery_dir() / name,
+            [
+                (MessageRecord(properties={"to": f"{DEMO}/orders", "subject": f"m{n}"}), {})
+                for n in range(count)
+            ],
+        )
+    # No broker queues: the picture is of the offer, not of the sources attaching.
+    settings = dataclasses.replace(demo.settings(), subscribe=())
+    app = pictured(MsgrTuiApp(settings), demo.port)
+
+    async def offered(pilot: Pilot) -> None:
+        await until(pilot, lambda: isinstance(app.screen, RecoveryScreen), "the offer")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=offered)
     shutdown(app)

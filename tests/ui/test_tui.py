@@ -31,6 +31,7 @@ from tests.ui.story import (
     app_with,
     listening,
     main,
+    quit_app,
     screen_text,
     type_text,
     until,
@@ -77,7 +78,7 @@ async def test_a_new_user_sends_to_themselves_accepts_and_sees_accepted() -> Non
         await pilot.press("escape", "3", "a")
         await until(pilot, lambda: row.state is ACCEPTED, "accepted in Incoming")
         await until(pilot, lambda: outgoing(app).rows[0].status is ACCEPTED, "ACCEPTED tracker")
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
         await until(pilot, lambda: main(app).bridge_stopped, "a clean Messenger stop")
 
 
@@ -95,7 +96,7 @@ async def test_outcome_keys_reach_the_sender_as_the_right_status(key: str, statu
         await sender_sees(pilot, sender, tracker, status)
         assert incoming(app).rows[0].state is status
         stop_all(sender)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def test_enter_opens_the_detail_view_with_every_field() -> None:
@@ -125,7 +126,7 @@ async def test_enter_opens_the_detail_view_with_every_field() -> None:
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DetailScreen), "detail closed")
         stop_all(sender)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def test_a_bad_address_shows_an_inline_error_and_sends_nothing() -> None:
@@ -147,7 +148,7 @@ async def test_a_bad_address_shows_an_inline_error_and_sends_nothing() -> None:
             await until(pilot, lambda: peer.received, "the fixed draft at the peer")
             assert [received.address for received in peer.received] == [good]
             await until(pilot, lambda: not error.display, "the error gone")
-            await pilot.press("ctrl+q")
+            await quit_app(pilot, app)
 
 
 async def test_invalid_json_body_is_refused_with_its_position() -> None:
@@ -163,7 +164,7 @@ async def test_invalid_json_body_is_refused_with_its_position() -> None:
         assert "invalid JSON at line 1" in str(error.render())
         assert compose.query_one("#body").has_class("-invalid")
         assert outgoing(app).rows == []
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def test_messages_leaving_the_window_show_as_auto_accepted() -> None:
@@ -183,7 +184,7 @@ async def test_messages_leaving_the_window_show_as_auto_accepted() -> None:
         await until(pilot, lambda: all(r.state is ACCEPTED for r in rows), "all accepted")
         assert [r.automatic for r in rows] == [True, False, False]
         stop_all(sender)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def test_incoming_keeps_max_messages_rows_decided_first_and_says_when_pending_go() -> None:
@@ -217,7 +218,7 @@ async def test_incoming_keeps_max_messages_rows_decided_first_and_says_when_pend
             "unsettled until they leave the incoming window"
         ]
         stop_all(sender)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def test_outgoing_keeps_max_messages_rows_answered_ones_go_first() -> None:
@@ -247,7 +248,7 @@ async def test_outgoing_keeps_max_messages_rows_answered_ones_go_first() -> None
             # Nothing answered is left: the oldest unanswered row goes.
             assert [row.subject for row in pane.rows] == ["wait-2", "wait-3", "wait-4"]
             assert pane.border_subtitle == "3 sent · 3 pending"
-            await pilot.press("ctrl+q")
+            await quit_app(pilot, app)
 
 
 async def test_slash_filters_incoming_by_text() -> None:
@@ -267,7 +268,7 @@ async def test_slash_filters_incoming_by_text() -> None:
         await pilot.press("escape")  # clears it
         await until(pilot, lambda: table.row_count == 3, "all rows again")
         stop_all(sender)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def test_compose_suggests_the_addresses_sent_to_most_recent_first() -> None:
@@ -304,7 +305,7 @@ async def test_compose_suggests_the_addresses_sent_to_most_recent_first() -> Non
             await pilot.press("ctrl+s")
             await until(pilot, lambda: len(peer.received) == 3, "the second order")
             assert [r.address for r in peer.received] == [orders, invoices, orders]
-            await pilot.press("ctrl+q")
+            await quit_app(pilot, app)
 
 
 async def test_subscribing_to_a_peer_shows_it_attached_and_receives() -> None:
@@ -331,7 +332,7 @@ async def test_subscribing_to_a_peer_shows_it_attached_and_receives() -> None:
         peer.put(Message(address="amqp://tui/news", body="extra, extra"))
         await until(pilot, lambda: (peer.work(0), incoming(app).rows)[1], "the news")
         assert incoming(app).rows[0].arrival.message.body == "extra, extra"
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
         await until(pilot, lambda: (peer.work(0), main(app).bridge_stopped)[1], "stopped")
     stop_all(peer)
 
@@ -378,7 +379,7 @@ async def test_d_removes_a_source_the_peer_sees_it_detached_and_a_removed_listen
         # Nothing the bridge said since brought a removed source back.
         assert panes.rows == []
         stop_all(late)
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
         await until(pilot, lambda: (feed.work(0), main(app).bridge_stopped)[1], "stopped")
     stop_all(feed)
 
@@ -398,7 +399,7 @@ async def test_a_subscription_that_fails_shows_the_reason() -> None:
         row = next(r for r in panes.rows if r.state is SubscriptionState.FAILED)
         assert "refused" in (row.error or "").lower()
         assert app.is_running  # the app keeps going
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def test_help_lists_the_keys_with_their_ids() -> None:
@@ -412,7 +413,7 @@ async def test_help_lists_the_keys_with_their_ids() -> None:
             assert key_id in markdown
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 async def run_command(pilot: Pilot, app: MsgrTuiApp, name: str) -> None:
@@ -460,7 +461,8 @@ async def test_the_command_palette_accepts_focuses_and_sends_as_the_keys_do() ->
             names = [command.title for command in app.get_system_commands(app.screen)]
             assert "Send message" not in names and "Quit" in names
             stop_all(sender)
-            await pilot.press("escape", "ctrl+q")
+            await pilot.press("escape")
+            await quit_app(pilot, app)
 
 
 async def test_quit_stops_the_messenger_cleanly_and_the_peer_sees_a_clean_close() -> None:
@@ -479,7 +481,7 @@ async def test_quit_stops_the_messenger_cleanly_and_the_peer_sees_a_clean_close(
             )[1],
             "attached",
         )
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
         await until(pilot, lambda: (peer.work(0), main(app).bridge_stopped)[1], "bridge stopped")
     from msgr_tui.messenger.events import ConnectionClosed
 
@@ -563,7 +565,7 @@ async def test_a_peer_that_goes_away_shows_a_retry_countdown_and_messages_arrive
             await until(pilot, lambda: not bar.retries, "countdown cleared")
             await until(pilot, lambda: len(peer.received) == 1, "the peer's record")
             assert peer.received[0].address == f"amqp://127.0.0.1:{port}/later"
-        await pilot.press("ctrl+q")
+        await quit_app(pilot, app)
 
 
 def painted(svg: str) -> set[str]:
@@ -610,7 +612,8 @@ async def test_every_shipped_theme_paints_the_main_screen_and_a_modal_in_its_col
             assert colours.background is not None and colours.background.lower() in on_main
             assert colours.accent is not None and colours.accent.lower() in on_main
             assert colours.surface is not None and colours.surface.lower() in on_help
-        await pilot.press("escape", "ctrl+q")
+        await pilot.press("escape")
+        await quit_app(pilot, app)
 
 
 def test_an_ansi_theme_without_its_variables_is_refused(tmp_path: Path) -> None:
@@ -651,7 +654,8 @@ async def test_keys_are_remapped_by_binding_id_and_the_help_shows_the_new_keys()
         assert "| `y` | Accept | `incoming.accept` |" in markdown
         assert "| `f5` | Send | `app.send` |" in markdown
         assert notes.saying("no.such.binding")
-        await pilot.press("escape", "ctrl+q")
+        await pilot.press("escape")
+        await quit_app(pilot, app)
         stop_all(sender)
 
 
@@ -703,7 +707,8 @@ async def test_the_app_keeps_running_when_a_peer_is_killed_and_quits_cleanly() -
             assert app.is_running
             await pilot.press("3", "down", "enter")  # still usable
             await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail")
-            await pilot.press("escape", "ctrl+q")
+            await pilot.press("escape")
+            await quit_app(pilot, app)
             await until(pilot, lambda: main(app).bridge_stopped, "a clean stop")
     finally:
         feed.kill()
@@ -722,7 +727,7 @@ async def test_quit_does_not_hang_on_a_peer_that_never_speaks_amqp() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await listening(pilot, app)
             conn, _ = mute.accept()  # TCP is up; AMQP never answers
-            await pilot.press("ctrl+q")
+            await quit_app(pilot, app)
             await until(pilot, lambda: main(app).bridge_stopped, "the stop", timeout=20)
             conn.close()
     finally:

@@ -17,12 +17,14 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from ...bridge import (
+    AtStake,
     BridgeEvent,
     BridgeState,
     BridgeStopped,
@@ -36,6 +38,8 @@ from ...bridge import (
     MessengerBridge,
     Notice,
     PutFailed,
+    Replay,
+    ReplayAnswered,
     RetryScheduled,
     Stats,
     Stop,
@@ -43,7 +47,10 @@ from ...bridge import (
     TrackerUpdated,
     UnansweredSaved,
 )
-from ...formatting import printable
+from ...formatting import count_of, printable
+from ...locations import new_recovery_file
+from ...messagefile import MessageFileError
+from ...recovery import load_recovery_file
 from ...settings import Settings
 from ..messages import BridgeBatch, CommandRequested, SessionEnded
 from ..widgets.compose_pane import ComposePane
@@ -74,9 +81,13 @@ class MainScreen(Screen[None]):
         Binding("4", "focus_pane('outgoing')", "Outgoing", show=False, id="app.focus_4"),
     ]
 
+    at_stake: reactive[AtStake] = reactive(AtStake, always_update=False)
+    """What quitting now would leave undone (the bridge says when it changes)."""
+
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+
         self.bridge: MessengerBridge | None = None
         self.bridge_stopped = False
         self._ended = asyncio.Event()
@@ -97,9 +108,10 @@ class MainScreen(Screen[None]):
             ConnectionChanged: self._connection_changed,
             RetryScheduled: self._retry_scheduled,
             UnansweredSaved: self._unanswered_saved,
+            AtStake: self._at_stake_changed,
+            ReplayAnswered: self._replay_answered,
             BridgeStopped: self._bridge_stopped,
         }
-        self._kept: UnansweredSaved | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -162,7 +174,34 @@ class MainScreen(Screen[None]):
     def on_unmount(self) -> None:
         # However the screen goes (the app ends, a crash, a test), the worker
         # thread must not outlive it: the interpreter would wait for it forever.
-        self.stop()
+        # A Stop already sent (a quit that chose) decides; else nothing is lost.
+        self.stop(save_to=new_recovery_file())
+
+    def end_notes(self) -> list[str]:
+        """What the user must hear of how this session ended (empty until it has).
+
+        Read from the bridge itself, so it holds after the app is gone too.
+        """
+        bridge = self.bridge
+        if bridge is None or not bridge.finished.is_set():
+            return []
+        notes = []
+        kept = bridge.kept
+        if kept is not None and kept.problem:
+            notes.append(f"outgoing messages not answered could not be saved: {kept.problem}")
+        elif kept is not None and kept.count:
+            notes.append(
+                f"{count_of(kept.count, 'outgoing message')} not answered "
+                f"{'was' if kept.count == 1 else 'were'} saved to {kept.path}: send them "
+                f"again with msgr-tui send --from {kept.path} (or start msgr-tui)"
+            )
+        if bridge.crash_log is not None:
+            notes.append(f"the Messenger thread failed; its traceback is in {bridge.crash_log}")
+        return notes
+
+    def wait_ended(self, timeout: float) -> bool:
+        """Block until the bridge thread has ended (for after the app: no event loop needed)."""
+        return self.bridge is None or self.bridge.finished.wait(timeout)
 
     def _emit_from_thread(self, events: list[BridgeEvent]) -> None:
         # post_message is thread-safe; one message per batch keeps floods cheap.
@@ -269,12 +308,67 @@ class MainScreen(Screen[None]):
         self.bridge_stopped = True
         self.status_bar.show_state(BridgeState.STOPPED)
         if event.error:
-            self.notify(f"the Messenger stopped: {printable(event.error)}", severity="error")
+            where = f"; its traceback is in {event.crash_log}" if event.crash_log else ""
+            self.notify(
+                f"the Messenger stopped: {printable(event.error)}{printable(where)}",
+                severity="error",
+                timeout=30,
+            )
         self._ended.set()
-        self.post_message(SessionEnded(self._kept))
+        if self.bridge is not None:
+            self.bridge.finished.wait(1.0)  # set right after this event was sent
+        self.post_message(SessionEnded(self.end_notes(), id(self)))
 
     def _unanswered_saved(self, event: UnansweredSaved) -> None:
-        self._kept = event
+        """Told with the session's end notes (read from the bridge, see end_notes)."""
+
+    def _at_stake_changed(self, event: AtStake) -> None:
+        self.at_stake = event
+
+    def _replay_answered(self, event: ReplayAnswered) -> None:
+        others = event.count - event.accepted
+        outcome = "all accepted" if not others else f"{event.accepted} accepted, {others} not"
+        self.notify(
+            printable(
+                f"{count_of(event.count, 'message')} of {Path(event.origin).name} answered "
+                f"({outcome}): the recovery file is removed"
+            ),
+            timeout=10,
+        )
+
+    # ------------------------------------------------------ recovery files
+
+    def send_again(self, path: Path) -> bool:
+        """Send a recovery file's messages again; False (the user is told) if it cannot be read."""
+        try:
+            messages = load_recovery_file(path)
+        except MessageFileError as error:
+            self.notify(f"{printable(str(error))} (the file is kept)", severity="error")
+            return False
+        self.outgoing.release_held(path)
+        self.submit(Replay(str(path), tuple(messages)))
+        return True
+
+    def hold(self, path: Path) -> bool:
+        """Show a recovery file's messages in Outgoing, held (``r`` there sends them)."""
+        try:
+            messages = load_recovery_file(path)
+        except MessageFileError as error:
+            self.notify(f"{printable(str(error))} (the file is kept)", severity="error")
+            return False
+        at = path.stat().st_mtime if path.exists() else 0.0
+        self.outgoing.hold(
+            [
+                OutgoingRow(None, at, message.address, message.subject, held_from=path)
+                for message in messages
+            ]
+        )
+        return True
+
+    @on(OutgoingPane.SendHeldRequested)
+    def _send_held(self, event: OutgoingPane.SendHeldRequested) -> None:
+        event.stop()
+        self.send_again(event.origin)
 
     @on(IncomingPane.DetailsRequested)
     def _details(self, event: IncomingPane.DetailsRequested) -> None:

@@ -74,7 +74,8 @@ class ComposePane(VerticalScroll, can_focus=True):
                 allow_blank=False,
                 id="body-mode",
             )
-            yield Checkbox("durable", id="durable")
+            # On, as `msgr-tui send`: a broker keeps what it accepted across a restart.
+            yield Checkbox("durable", True, id="durable")
         yield TextArea(id="body", soft_wrap=True, show_line_numbers=False)
         yield Label("reply-to")
         yield Input(id="reply-to", placeholder="~ = this messenger")
