@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -169,6 +170,21 @@ def hexdump(data: bytes, limit: int = 64 * 1024) -> str:
 def count_of(count: int, noun: str) -> str:
     """``count`` and ``noun``, plural unless one: "1 message", "2 messages", "0 messages"."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def short_name(name: str) -> str:
+    """A container id to show where width is scarce: a generated UUID by its first 8
+    characters (enough to find it in a broker's connection list), any other name whole."""
+    return name[:8] if _UUID.fullmatch(name) else name
+
+
+def short_address(address: str) -> str:
+    """An address for a narrow column: without ``amqp://``, what an address without a
+    scheme means anyway (``amqps://`` stays: it says TLS). Control characters escaped."""
+    return printable(address.removeprefix("amqp://"))
 
 
 def clock_time(timestamp: float) -> str:

@@ -5,13 +5,14 @@ listener on loopback; a peer Messenger in this process sends it real messages
 over AMQP, keys are pressed as a user would, and each view is saved as SVG in
 this directory. Nothing is faked: what you see is what the app showed.
 
-    python screenshots/make_screenshots.py
+    python screenshots/make_screenshots.py [NAME...]   (all of them without names)
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -24,15 +25,21 @@ sys.path.insert(0, str(HERE.parent))
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
-from msgr_tui.locations import STATE_ENV  # noqa: E402
+from msgr_tui.locations import STATE_ENV, recovery_dir  # noqa: E402
+from msgr_tui.messagefile import MessageRecord, save_messages  # noqa: E402
+from msgr_tui.messagefile.sections import Body, BodyKind  # noqa: E402
 from msgr_tui.messenger import REJECTED, Message, Messenger  # noqa: E402
 from msgr_tui.profiles import ProfileSession  # noqa: E402
 from msgr_tui.settings import Settings  # noqa: E402
 from msgr_tui.ui.app import MsgrTuiApp  # noqa: E402
 from msgr_tui.ui.screens.main import MainScreen  # noqa: E402
 from msgr_tui.ui.screens.profiles import ProfilesScreen  # noqa: E402
+from msgr_tui.ui.screens.quit import QuitScreen  # noqa: E402
+from msgr_tui.ui.screens.recovered import RecoveryScreen  # noqa: E402
 
+DEMO_STATE = Path("/tmp/msgr-tui-demo/state")
 SIZE = (110, 32)
+SSH_WINDOW = (80, 24)  # what an SSH session has: the main views are shown at this size
 
 
 async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20) -> None:
@@ -106,6 +113,7 @@ async def shoot(
     prepare: Callable[[Pilot, Messenger, str], Awaitable[None]],
     theme: str = "msgr-dark",
     profiles: ProfileSession | None = None,
+    size: tuple[int, int] = SIZE,
 ) -> None:
     settings = Settings(
         listen=("amqp://~127.0.0.1:0",), messenger_name="msgr-tui-demo", theme=theme
@@ -117,17 +125,26 @@ async def shoot(
     peer.blocking = False
     peer.outgoing_window = 100
     peer.start()
-    async with app.run_test(size=SIZE) as pilot:
+    if prepare is recovery_offer:
+        leave_recovery_file()
+    async with app.run_test(size=size) as pilot:
         rows = app.main_screen.subscriptions.rows
         await until(pilot, lambda: any(row.connect_address for row in rows))
         address = next(row.connect_address for row in rows if row.connect_address)
         await prepare(pilot, peer, address)
         await pilot.pause(0.3)
         app.save_screenshot(str(HERE / f"{name}.svg"))
+        while isinstance(app.screen, RecoveryScreen):
+            await pilot.press("k")
         await pilot.press("ctrl+q")
+        await until(pilot, lambda: app.quitting or isinstance(app.screen, QuitScreen))
+        if isinstance(app.screen, QuitScreen):
+            await pilot.press("q")  # the demo's undecided messages go back to the peer
         # The peer answers the app's clean close.
         await until(pilot, lambda: (peer.work(0), app.main_screen.bridge_stopped)[1])
     peer.stop()
+    # Whatever a shot left in the recovery directory would be offered by the next one.
+    shutil.rmtree(recovery_dir(), ignore_errors=True)
     print(f"wrote screenshots/{name}.svg")
 
 
@@ -183,26 +200,68 @@ async def filtered(pilot: Pilot, peer: Messenger, address: str) -> None:
     await pilot.press("3", "slash", "o", "r", "d", "e", "r", "enter")
 
 
-SHOTS: list[tuple[str, Callable[[Pilot, Messenger, str], Awaitable[None]], str]] = [
-    ("main", main_view, "msgr-dark"),
-    ("detail", detail_view, "msgr-dark"),
-    ("filter", filtered, "msgr-dark"),
-    ("compose-error", compose_error, "msgr-dark"),
-    ("help", help_view, "msgr-dark"),
-    ("profiles", profiles_view, "msgr-dark"),
-    ("main-light", main_view, "msgr-light"),
-    ("main-16-colours", main_view, "msgr-16"),
+async def zoomed(pilot: Pilot, peer: Messenger, address: str) -> None:
+    await with_traffic(pilot, peer, address)
+    await pilot.press("z")
+    await until(pilot, lambda: main_screen(pilot).zoomed is not None)
+
+
+async def quit_dialog(pilot: Pilot, peer: Messenger, address: str) -> None:
+    await with_traffic(pilot, peer, address)  # leaves incoming messages undecided
+    await pilot.press("ctrl+q")
+    await until(pilot, lambda: isinstance(pilot.app.screen, QuitScreen))
+
+
+def leave_recovery_file() -> None:
+    """What a session ended by SIGHUP left: two orders nobody answered."""
+    directory = recovery_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    records = [
+        (
+            MessageRecord(
+                header={"durable": True},
+                properties={"to": "amqp://broker.example:5672/orders", "subject": subject},
+                body=Body(BodyKind.VALUE, (f'{{"order": {number}}}',)),
+            ),
+            {"unsent": "unknown"},
+        )
+        for number, subject in ((1044, "order.created"), (1045, "order.created"))
+    ]
+    save_messages(directory / "unanswered-20261203-061500.jsonl", records)
+
+
+async def recovery_offer(pilot: Pilot, peer: Messenger, address: str) -> None:
+    await until(pilot, lambda: isinstance(pilot.app.screen, RecoveryScreen))
+
+
+Prepare = Callable[[Pilot, Messenger, str], Awaitable[None]]
+SHOTS: list[tuple[str, Prepare, str, tuple[int, int]]] = [
+    ("main", main_view, "msgr-dark", SSH_WINDOW),
+    ("zoomed", zoomed, "msgr-dark", SSH_WINDOW),
+    ("quit", quit_dialog, "msgr-dark", SSH_WINDOW),
+    ("recovery", recovery_offer, "msgr-dark", SSH_WINDOW),
+    ("detail", detail_view, "msgr-dark", SIZE),
+    ("filter", filtered, "msgr-dark", SIZE),
+    ("compose-error", compose_error, "msgr-dark", SIZE),
+    ("help", help_view, "msgr-dark", SIZE),
+    ("profiles", profiles_view, "msgr-dark", SIZE),
+    ("main-light", main_view, "msgr-light", SIZE),
+    ("main-16-colours", main_view, "msgr-16", SIZE),
 ]
 
 
-async def run_all() -> None:
-    for name, prepare, theme in SHOTS:
+async def run_all(names: list[str]) -> None:
+    for name, prepare, theme, size in SHOTS:
+        if names and name not in names:
+            continue
         profiles = session_with_profiles() if prepare is profiles_view else None
-        await shoot(name, prepare, theme, profiles)
+        await shoot(name, prepare, theme, profiles, size)
 
 
 if __name__ == "__main__":
     # What the demo sessions leave unanswered is the demo's: keep it out of the
     # user's recovery directory.
-    os.environ[STATE_ENV] = tempfile.mkdtemp(prefix="msgr-tui-screenshots-state-")
-    asyncio.run(run_all())
+    # A fixed path: the recovery offer shows it.
+    shutil.rmtree(DEMO_STATE, ignore_errors=True)
+    os.environ[STATE_ENV] = str(DEMO_STATE)
+    asyncio.run(run_all(sys.argv[1:]))

@@ -36,6 +36,7 @@ UI_FREE_MODULES = [
     "msgr_tui.commands.doctor",
     "msgr_tui.recovery",
     "msgr_tui.crashes",
+    "msgr_tui.installation",
 ]
 
 

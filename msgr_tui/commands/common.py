@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from ..formatting import count_of
 from ..messenger import Messenger
 from ..messenger.address import AddressError, parse_address
 from ..messenger.events import MessengerEvent, RetryScheduled
@@ -132,7 +133,7 @@ def retry_wanted(args: argparse.Namespace, settings: Settings) -> bool:
 def report_retry(command: str, event: MessengerEvent) -> None:
     """A line on stderr for each reconnection retry mode schedules, saying why."""
     if isinstance(event, RetryScheduled):
-        waiting = f", {event.messages} message(s) waiting" if event.messages else ""
+        waiting = f", {count_of(event.messages, 'message')} waiting" if event.messages else ""
         report(
             command,
             f"{event.label}: {event.reason or 'connection lost'}: retrying in "

@@ -26,6 +26,8 @@ from pathlib import Path
 import proton
 
 from .. import __version__
+from ..formatting import count_of
+from ..installation import TLS_FIX, tls_available
 from ..locations import config_file, recovery_files, state_dir, theme_dirs
 from ..messenger import Interrupt, Messenger, MessengerException
 from ..messenger.address import AddressError, parse_address
@@ -57,11 +59,6 @@ from .common import (
 
 EXIT_PROBLEM = 1
 DEFAULT_TIMEOUT = 5.0
-
-TLS_FIX = (
-    "Proton was built without OpenSSL headers: `apt install libssl-dev` (Debian/Ubuntu) "
-    "then `pip install --force-reinstall --no-binary python-qpid-proton python-qpid-proton`"
-)
 
 # The conditions Proton and peers use for the failures doctor names.
 UNAUTHORIZED = "amqp:unauthorized-access"
@@ -195,7 +192,7 @@ def version_checks() -> list[Check]:
 
 
 def tls_check() -> Check:
-    if proton.SSL.present():
+    if tls_available():
         return Check("TLS", "yes (amqps:// and amqps://~ listeners work)")
     return Check("TLS", f"no: {TLS_FIX}", ok=False)
 
@@ -285,7 +282,7 @@ def theme_check(directories: Iterable[Path]) -> Check:
     if not files:
         return Check("themes", f"no theme files in {', '.join(searched)}")
     found = ", ".join(sorted(names)) or "none"
-    value = f"{found} ({files} file(s); colours are checked when the app starts)"
+    value = f"{found} ({count_of(files, 'file')}; colours are checked when the app starts)"
     if refused:
         value += f"; {len(refused)} refused"
     return Check("themes", value, ok=not refused, details=tuple(refused))

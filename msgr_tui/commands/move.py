@@ -20,6 +20,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..formatting import count_of
 from ..messenger import (
     ACCEPTED,
     PENDING,
@@ -338,7 +339,7 @@ class Mover:
             lines.append(f"{'unanswered':<9}{len(self.in_flight):>10}  (given back to the source)")
         seconds = self._last_answer_at
         lines.append(
-            f"{self.moved} of {self.taken} message(s) {verb} from {source} to {dest} in "
+            f"{self.moved} of {count_of(self.taken, 'message')} {verb} from {source} to {dest} in "
             f"{seconds:.3f} s: {rate(self.moved, seconds):.0f} msg/s"
         )
         return "\n".join(lines)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from proton import Message, symbol
 
 from ..drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
+from ..formatting import count_of
 from ..messagefile import (
     MessageFileError,
     MessageFileWriter,
@@ -260,14 +261,16 @@ def tell_unsent(sender: Sender, path: str | None, problem: str | None, stopped: 
     elif path is not None and unanswered:
         report(
             "send",
-            f"{unanswered} message(s) not answered written to {path}: "
+            f"{count_of(unanswered, 'message')} not answered written to {path}: "
             f"send them again with msgr-tui send --from {path}",
         )
     elif path is not None:
         report("send", f"every message was answered: {path} not written")
     elif unanswered and stopped:
         report(
-            "send", f"{unanswered} message(s) not answered: --unsent FILE keeps them to send again"
+            "send",
+            f"{count_of(unanswered, 'message')} not answered: "
+            "--unsent FILE keeps them to send again",
         )
 
 
@@ -631,7 +634,7 @@ class Sender:
         if self.progress.elapsed() - self._last_answer_at > self.stall_timeout:
             raise CommandError(
                 f"{shown(self.messages.first_address)}: no answer for {self.stall_timeout:g} s "
-                f"({len(self.waiting)} message(s) waiting for an outcome)"
+                f"({count_of(len(self.waiting), 'message')} waiting for an outcome)"
             )
 
     def summary(self, address: str) -> str:
@@ -647,7 +650,7 @@ class Sender:
             lines.append(f"{'not sent':<9}{self.count - self.put:>10}")
         seconds = self._seconds or self.progress.elapsed()
         lines.append(
-            f"{self.answered} of {self.count} message(s) to {address} answered in "
+            f"{self.answered} of {count_of(self.count, 'message')} to {address} answered in "
             f"{seconds:.3f} s: {rate(self.answered, seconds):.0f} msg/s"
         )
         return "\n".join(lines)

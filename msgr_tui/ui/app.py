@@ -8,15 +8,17 @@ import contextlib
 import signal
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, Any, ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 
 from ..crashes import write_crash_log
 from ..formatting import printable
+from ..installation import missing_tls_notice
 from ..locations import new_recovery_file
 from ..profiles import ProfileSession
 from ..recovery import RecoveryFile, find_recovery_files
@@ -36,6 +38,45 @@ QUIT_GRACE = 6.0
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+class _TerminalOutput:
+    """The terminal stream, for Textual's writer thread: a write that fails is dropped.
+
+    When the terminal goes away (an SSH session dropped: SIGHUP), every write
+    fails with EIO. Textual's writer thread dies at the first, its queue fills,
+    and the app hangs for ever on its way out, after the session was saved but
+    before it exits. Dropped here, the app quits as the signal asks.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError):
+            return self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _surviving_hang_up(driver_class: type[Driver]) -> type[Driver]:
+    """``driver_class`` writing through :class:`_TerminalOutput` (if it has a stream)."""
+
+    class SurvivingHangUp(driver_class):  # type: ignore[valid-type, misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            stream = getattr(self, "_file", None)  # Textual's LinuxDriver writes to it
+            if stream is not None and hasattr(stream, "write"):
+                self._file = _TerminalOutput(stream)
+
+    SurvivingHangUp.__name__ = SurvivingHangUp.__qualname__ = driver_class.__name__
+    return SurvivingHangUp
+
+
 class MsgrTuiApp(App[None]):
     """The app: a MainScreen for the session, modal screens over it."""
 
@@ -53,7 +94,9 @@ class MsgrTuiApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("f1,question_mark", "help", "Help", id="app.help"),
-        Binding("f2", "profiles", "Profiles", id="app.profiles"),
+        # Not in the footer, which at 80 columns has room for the keys of the pane
+        # in use: the help and the command palette offer it.
+        Binding("f2", "profiles", "Profiles", show=False, id="app.profiles"),
     ]
 
     def __init__(
@@ -154,6 +197,9 @@ class MsgrTuiApp(App[None]):
             self.notify(f"theme {wanted!r} not found; available: {available}", severity="warning")
             if DEFAULT_THEME in self.available_themes:
                 self.theme = DEFAULT_THEME
+        tls_notice = missing_tls_notice()
+        if tls_notice is not None:
+            self._startup_notices.append(tls_notice)
         for notice in self._startup_notices:
             self.notify(printable(notice), severity="warning", timeout=15)
         self._apply_keymap()
@@ -189,6 +235,9 @@ class MsgrTuiApp(App[None]):
                 self._main.action_focus_pane("outgoing")
 
         self.push_screen(RecoveryScreen(found), chosen)
+
+    def get_driver_class(self) -> type[Driver]:
+        return _surviving_hang_up(super().get_driver_class())
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

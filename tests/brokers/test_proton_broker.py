@@ -689,7 +689,7 @@ def test_send_with_retry_waits_for_a_broker_that_is_not_up_yet(
     finally:
         send.kill()
     assert code == 0, stderr
-    assert "3 of 3 message(s)" in stdout
+    assert "3 of 3 messages" in stdout
     assert bodies_at(make, later.address("late"), 3) == ["m", "m", "m"]
 
 
@@ -712,7 +712,7 @@ def test_move_with_retry_waits_for_its_destination_to_come_up(
     finally:
         move.kill()
     assert code == 0, stderr
-    assert "3 of 3 message(s) moved" in stdout
+    assert "3 of 3 messages moved" in stdout
     assert bodies_at(make, up.address("moved"), 3) == ["a", "b", "c"]
 
 

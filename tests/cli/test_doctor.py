@@ -104,7 +104,7 @@ def test_a_broken_theme_file_is_named(config_home: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     checks = report_lines(result.stdout)
     themes_line, *refused = checks["themes"]
-    assert themes_line.startswith("mine, msgr-16, msgr-dark, msgr-light (5 file(s);")
+    assert themes_line.startswith("mine, msgr-16, msgr-dark, msgr-light (5 files;")
     assert themes_line.endswith("; 1 refused")
     assert len(refused) == 1 and refused[0].startswith(f"{broken}: not valid TOML: ")
     assert "line 2" in refused[0]

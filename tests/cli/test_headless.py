@@ -156,7 +156,7 @@ def test_send_reports_every_outcome_and_exits_0_when_all_are_accepted() -> None:
         "modified": 0,
         "aborted": 0,
     }
-    assert "5 of 5 message(s)" in result.stdout and "msg/s" in result.stdout
+    assert "5 of 5 messages" in result.stdout and "msg/s" in result.stdout
     assert result.stderr == ""
     first = peer.received[0]
     assert (first.body, first.subject) == ("hello", "greeting")
@@ -369,7 +369,7 @@ def test_send_gives_up_when_the_peer_stops_answering_and_says_so(tmp_path: Path)
     assert result.returncode == 3, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert f"{peer.address}/q: no answer for 1 s (2 message(s) waiting for an outcome)" in lines[0]
+    assert f"{peer.address}/q: no answer for 1 s (2 messages waiting for an outcome)" in lines[0]
     assert counts(result.stdout)["accepted"] == 0
 
 

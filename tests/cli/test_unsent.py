@@ -55,7 +55,7 @@ def test_a_signalled_send_saves_what_was_never_answered_and_from_delivers_it(
         )
     assert returncode == code, stderr
     assert "Traceback" not in stderr
-    assert f"3 message(s) not answered written to {unsent}" in stderr
+    assert f"3 messages not answered written to {unsent}" in stderr
     saved = lines_of(unsent)
     assert [line["meta"]["unsent"] in ("unknown", "aborted") for line in saved] == [True] * 3
     assert not unsent.with_name("unsent.jsonl.partial").exists()
@@ -136,4 +136,4 @@ def test_without_unsent_an_interrupted_send_says_how_to_keep_them(tmp_path: Path
             signal.SIGINT, ["send", f"{peer.address}/q", "--count", "2"], peer, 2
         )
     assert returncode == 130
-    assert "2 message(s) not answered: --unsent FILE keeps them to send again" in stderr
+    assert "2 messages not answered: --unsent FILE keeps them to send again" in stderr

@@ -29,6 +29,7 @@ import re
 import shutil
 import socket
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ SHOWN_PORT = "49152"
 DEMO = "amqp://demo.internal"
 BROKER = "amqp://broker.internal"
 GONE = "amqp://gone.internal/orders"  # routed to a port where nothing listens
+# What the sparklines show in every picture (the real history varies by run).
+RATE_SHAPE = [0.0, 2.0, 5.0, 3.0, 6.0, 0.0]
 # The second message leaves a window of 7 when the ninth arrives: auto-accepted.
 WINDOW = 7
 
@@ -213,8 +216,24 @@ async def show_demo(pilot: Pilot, demo: Demo) -> None:
         ),
         "the status bar at rest",
     )
+    pin_rates(app)
     app.clear_notifications()
     await pilot.press("up", "up")
+
+
+class PinnedRates(deque[float]):
+    """A rate history that keeps its shape: the figures of later seconds are not kept."""
+
+    def append(self, rate: float) -> None:
+        pass
+
+
+def pin_rates(app: MsgrTuiApp) -> None:
+    """The rates' history depends on how the seconds fell during the story: pinned."""
+    bar = app.main_screen.status_bar
+    bar.in_rates = PinnedRates(RATE_SHAPE)
+    bar.out_rates = PinnedRates(RATE_SHAPE)
+    bar.draw_rates()
 
 
 def pictured(app: MsgrTuiApp, demo_port: int) -> MsgrTuiApp:
@@ -265,6 +284,28 @@ def test_detail_view_layout(snap_compare, demo: Demo, size: tuple[int, int]) -> 
         await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail view")
 
     assert snap_compare(app, terminal_size=size, run_before=open_detail)
+    shutdown(app)
+
+
+ZOOM_KEYS = {
+    "subscriptions": ("1", "z"),
+    # Zoomed from the pane itself: in a field, z is typed.
+    "compose": ("2", "escape", "z"),
+    "incoming": ("3", "z"),
+    "outgoing": ("4", "z"),
+}
+
+
+@pytest.mark.parametrize("pane", list(ZOOM_KEYS))
+def test_zoomed_pane_layout(snap_compare, demo: Demo, pane: str) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def zoom(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+        await pilot.press(*ZOOM_KEYS[pane])
+        await until(pilot, lambda: app.main_screen.zoomed is not None, f"{pane} zoomed")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=zoom)
     shutdown(app)
 
 
@@ -345,6 +386,9 @@ def test_recovery_offer_layout(snap_compare, demo: Demo, pictured_state: Path) -
 
     async def offered(pilot: Pilot) -> None:
         await until(pilot, lambda: isinstance(app.screen, RecoveryScreen), "the offer")
+        # The status line under the offer, once its first figures are in.
+        await until(pilot, lambda: app.main_screen.status_bar.stats is not None, "figures")
+        pin_rates(app)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=offered)
     shutdown(app)

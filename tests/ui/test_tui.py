@@ -214,7 +214,7 @@ async def test_incoming_keeps_max_messages_rows_decided_first_and_says_when_pend
         assert pane.border_subtitle == "3 messages · 3 pending"
         await until(pilot, lambda: notes.saying("dropped"), "the notice")
         assert notes.saying("dropped") == [
-            "1 pending messages were dropped from the view (max_messages=3); they stay "
+            "1 pending message was dropped from the view (max_messages=3); they stay "
             "unsettled until they leave the incoming window"
         ]
         stop_all(sender)

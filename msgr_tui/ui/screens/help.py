@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Markdown
+from textual.widgets import Footer
 
 
 class HelpScreen(ModalScreen[None]):
@@ -21,6 +21,9 @@ class HelpScreen(ModalScreen[None]):
         self.markdown = markdown
 
     def compose(self) -> ComposeResult:
+        # Imported here: Markdown (and markdown-it) cost ~80 ms of every start otherwise.
+        from textual.widgets import Markdown
+
         with VerticalScroll(id="help"):
             yield Markdown(self.markdown)
         yield Footer()

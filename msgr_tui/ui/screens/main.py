@@ -73,13 +73,20 @@ class MainScreen(Screen[None]):
         # Priority: ctrl+s must send even from a TextArea. Only this screen's
         # bindings are live while it is on top, so a modal form (the profile
         # editor) keeps ctrl+s for itself.
-        Binding("ctrl+s", "send", "Send", priority=True, id="app.send"),
+        # Not in the footer: the Compose pane's border says it, and 80 columns are few.
+        Binding("ctrl+s", "send", "Send", priority=True, show=False, id="app.send"),
+        Binding("z", "zoom", "Zoom", id="app.zoom"),
         Binding("escape", "leave_field", "Leave field", show=False, id="app.leave_field"),
         Binding("1", "focus_pane('subscriptions')", "Subs", show=False, id="app.focus_1"),
         Binding("2", "focus_pane('compose')", "Compose", show=False, id="app.focus_2"),
         Binding("3", "focus_pane('incoming')", "Incoming", show=False, id="app.focus_3"),
         Binding("4", "focus_pane('outgoing')", "Outgoing", show=False, id="app.focus_4"),
     ]
+
+    # Zoomed (z), the status line and the keys stay; escape keeps its own meaning
+    # (leave a field, clear the filter) and z zooms back out.
+    ALLOW_IN_MAXIMIZED_VIEW: ClassVar[str | None] = "#status, Footer"
+    ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
 
     at_stake: reactive[AtStake] = reactive(AtStake, always_update=False)
     """What quitting now would leave undone (the bridge says when it changes)."""
@@ -98,7 +105,7 @@ class MainScreen(Screen[None]):
         self.compose_pane = ComposePane(address=settings.compose_address or "", id="compose")
         self.incoming = IncomingPane(max_messages=max_messages, id="incoming")
         self.outgoing = OutgoingPane(max_messages=max_messages, id="outgoing")
-        self.status_bar = StatusBar(id="status")
+        self.status_bar = StatusBar(profile=settings.profile, id="status")
         self._handlers: dict[type, Callable[[Any], None]] = {
             SubscriptionChanged: self._subscription_changed,
             ListenerBound: self._listener_bound,
@@ -122,7 +129,8 @@ class MainScreen(Screen[None]):
                 yield self.incoming
                 yield self.outgoing
         yield self.status_bar
-        yield Footer()
+        # Compact: at 80 columns the keys must end before the palette hint docked right.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.incoming.table.focus()
@@ -297,7 +305,8 @@ class MainScreen(Screen[None]):
             self.notify(
                 printable(
                     f"{event.label}: {event.reason or 'connection lost'}; retrying "
-                    f"({event.messages} messages, {event.subscriptions} subscriptions wait)"
+                    f"({count_of(event.messages, 'message')}, "
+                    f"{count_of(event.subscriptions, 'subscription')} wait)"
                 ),
                 severity="warning",
                 timeout=10,
@@ -386,7 +395,32 @@ class MainScreen(Screen[None]):
             "incoming": lambda: self.incoming.table,
             "outgoing": lambda: self.outgoing.table,
         }
-        targets[pane]().focus()
+        target = targets[pane]()
+        if self.maximized is not None:
+            # Zoomed: the pane asked for takes the screen (hidden ones cannot take focus).
+            self.maximize(self._pane_of(target) or target, container=False)
+        target.focus()
+
+    @property
+    def zoomed(self) -> Widget | None:
+        """The pane shown on the whole screen, if one is."""
+        return self.maximized
+
+    def _pane_of(self, widget: Widget | None) -> Widget | None:
+        panes = (self.subscriptions, self.compose_pane, self.incoming, self.outgoing)
+        while widget is not None and widget not in panes:
+            parent = widget.parent
+            widget = parent if isinstance(parent, Widget) else None
+        return widget
+
+    def action_zoom(self) -> None:
+        """The focused pane on the whole screen (the status line and keys stay), or back."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        pane = self._pane_of(self.focused)
+        if pane is not None:
+            self.maximize(pane, container=False)
 
     def action_leave_field(self) -> None:
         focused = self.focused

@@ -54,8 +54,9 @@ class RecoveryScreen(ModalScreen[RecoveryChoice]):
         total = sum(found.count for found in readable)
         with Vertical(id="recovery-panel"):
             yield Static(
-                f"{count_of(total, 'outgoing message')} were not answered when msgr-tui "
-                f"last stopped; they are in {printable(str(recovery_dir()))}:"
+                f"{count_of(total, 'outgoing message')} {'was' if total == 1 else 'were'} "
+                f"not answered when msgr-tui last stopped; they are in "
+                f"{printable(str(recovery_dir()))}:"
             )
             yield Static("\n".join(self._file_line(found) for found in self.files), id="files")
             yield Static(

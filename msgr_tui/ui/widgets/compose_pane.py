@@ -14,10 +14,10 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.suggester import SuggestFromList
-from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
+from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static, TextArea
 
 from ...bridge import Put
 from ...drafts import BODY_JSON, BODY_TEXT, Draft
@@ -25,6 +25,9 @@ from ...formatting import printable
 from ..messages import CommandRequested
 
 RECENT_LIMIT = 20
+MORE_TITLE = "more fields (ctrl+t)"
+# Fields inside the collapsed part: an error there opens it, to be seen.
+MORE_FIELDS = {"reply_to", "correlation_id", "content_type", "ttl", "priority", "properties"}
 FIELD_IDS = {
     "address": "#address",
     "subject": "#subject",
@@ -41,16 +44,23 @@ FIELD_IDS = {
 class ComposePane(VerticalScroll, can_focus=True):
     """A message form. ``ctrl+s`` sends; errors show here and nothing is sent."""
 
+    # Zoom (z) shows the pane on the whole screen.
+    ALLOW_MAXIMIZE = True
+
     HELP = (
         "Write a message and press `ctrl+s` to send it. The body is text, or JSON "
         "(checked before sending, sent as a string with content type application/json). "
         "Application properties are `key=value` lines; numbers, true/false and null keep "
         "their type. `~` in reply-to stands for this Messenger's name. Typing in the "
         "address field suggests the addresses recently sent to; `right` at the end of "
-        "the field takes the suggestion."
+        "the field takes the suggestion. The fields past the body are folded under "
+        "*more*: `ctrl+t` (or `enter` on its title) opens and closes them; a field "
+        "there that is refused opens them."
     )
 
-    BINDINGS: ClassVar[list[BindingType]] = []
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t", "toggle_more", "More fields", id="compose.more"),
+    ]
 
     # Draft ids are unique in the process: the bridge names a refused draft by its id.
     _ids = itertools.count(1)
@@ -67,7 +77,7 @@ class ComposePane(VerticalScroll, can_focus=True):
         yield Label("subject")
         yield Input(id="subject")
         with Horizontal(classes="compose-row"):
-            yield Label("body as")
+            yield Label("body")
             yield Select(
                 [("text", BODY_TEXT), ("JSON", BODY_JSON)],
                 value=BODY_TEXT,
@@ -77,19 +87,22 @@ class ComposePane(VerticalScroll, can_focus=True):
             # On, as `msgr-tui send`: a broker keeps what it accepted across a restart.
             yield Checkbox("durable", True, id="durable")
         yield TextArea(id="body", soft_wrap=True, show_line_numbers=False)
-        yield Label("reply-to")
-        yield Input(id="reply-to", placeholder="~ = this messenger")
-        yield Label("correlation id")
-        yield Input(id="correlation-id")
-        yield Label("content type")
-        yield Input(id="content-type", placeholder="text/plain")
-        with Horizontal(classes="compose-row"):
-            yield Label("TTL s")
-            yield Input(id="ttl", classes="short", placeholder="none")
-            yield Label("priority")
-            yield Input(id="priority", classes="short", placeholder="4")
-        yield Label("application properties (key=value lines)")
-        yield TextArea(id="properties", soft_wrap=True)
+        # Collapsed at first: address, subject and body are what most messages need,
+        # and at 80x24 the pane has room for little more.
+        with Collapsible(title=MORE_TITLE, collapsed=True, id="more"):
+            yield Label("reply-to")
+            yield Input(id="reply-to", placeholder="~ = this messenger")
+            yield Label("correlation id")
+            yield Input(id="correlation-id")
+            yield Label("content type")
+            yield Input(id="content-type", placeholder="text/plain")
+            with Horizontal(classes="compose-row"):
+                yield Label("TTL s")
+                yield Input(id="ttl", classes="short", placeholder="none")
+                yield Label("priority")
+                yield Input(id="priority", classes="short", placeholder="4")
+            yield Label("application properties (key=value lines)")
+            yield TextArea(id="properties", soft_wrap=True)
 
     def on_mount(self) -> None:
         self.border_title = "2 Compose"
@@ -117,6 +130,14 @@ class ComposePane(VerticalScroll, can_focus=True):
             properties=self.query_one("#properties", TextArea).text,
         )
 
+    def action_toggle_more(self) -> None:
+        """Show or hide the fields past the body (reply-to ... properties)."""
+        more = self.query_one("#more", Collapsible)
+        more.collapsed = not more.collapsed
+        if not more.collapsed:
+            self.query_one("#reply-to", Input).focus()
+            self.call_after_refresh(self.scroll_to_widget, more, animate=False)
+
     def submit(self) -> None:
         """Hand the draft to the bridge, which sends it or says which field is wrong."""
         self.clear_error()
@@ -134,6 +155,8 @@ class ComposePane(VerticalScroll, can_focus=True):
         error.display = True
         for name, selector in FIELD_IDS.items():
             self.query_one(selector).set_class(name == field, "-invalid")
+        if field in MORE_FIELDS:
+            self.query_one("#more", Collapsible).collapsed = False
         self.scroll_home(animate=False)
 
     def clear_error(self) -> None:

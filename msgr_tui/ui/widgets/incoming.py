@@ -14,11 +14,11 @@ from textual.message import Message
 from textual.widgets import Input
 
 from ...bridge import Accept, MessageArrived, Reject, Release
-from ...formatting import clock_time, preview, printable
+from ...formatting import clock_time, count_of, preview, printable, short_address
 from ...messenger.status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
 from ...settings import DEFAULT_MAX_MESSAGES
 from ..messages import CommandRequested
-from .virtual_table import Cell, Column, VirtualTable
+from .virtual_table import Cell, Column, Cut, VirtualTable
 
 SHOWN_STATES = {
     status: (status.name.lower(), f"status--{status.name.lower()}")
@@ -57,7 +57,7 @@ def incoming_cells(row: IncomingRow) -> Sequence[Cell]:
     return (
         (str(arrival.seq), "muted"),
         (clock_time(arrival.received_at), "muted"),
-        (printable(message.address or ""), None),
+        (short_address(message.address or ""), None),
         (printable(message.subject or ""), None),
         (preview(message.body, 120), None),
         (label, style),
@@ -66,6 +66,9 @@ def incoming_cells(row: IncomingRow) -> Sequence[Cell]:
 
 class IncomingPane(Vertical, can_focus=False):
     """Messages as they arrive. ``a``/``r``/``l`` decide the highlighted one's fate."""
+
+    # Zoom (z) shows the pane on the whole screen.
+    ALLOW_MAXIMIZE = True
 
     HELP = (
         "Every message received by the Messenger, newest last. Messages stay "
@@ -78,8 +81,8 @@ class IncomingPane(Vertical, can_focus=False):
         Binding("a", "accept", "Accept", id="incoming.accept"),
         Binding("r", "reject", "Reject", id="incoming.reject"),
         Binding("l", "release", "Release", id="incoming.release"),
-        Binding("A", "accept_all", "Accept all", id="incoming.accept_all"),
-        Binding("enter", "details", "Details", id="incoming.details"),
+        Binding("A", "accept_all", "Accept all", show=False, id="incoming.accept_all"),
+        Binding("enter", "details", "Open", id="incoming.details"),
         Binding("slash", "filter", "Filter", id="incoming.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="incoming.clear_filter"),
     ]
@@ -106,12 +109,15 @@ class IncomingPane(Vertical, can_focus=False):
         yield Input(placeholder="filter: text in address, subject, body, properties", id="filter")
         yield VirtualTable(
             [
-                Column("#", 6, min_width=3),
-                Column("time", 8, drop_priority=2),
-                Column("address", None, min_width=8, weight=2, keep_end=True),
-                Column("subject", None, min_width=6, drop_priority=1, weight=2),
-                Column("body", None, min_width=8, weight=4),
-                Column("state", 13, min_width=8),
+                # Subject and body first: at 80 columns the time and then the
+                # address (the subscription's, mostly) make room for them.
+                Column("#", 5, min_width=3, cut=Cut.START),
+                Column("time", 8, drop_priority=3),
+                Column("address", None, min_width=12, weight=2, drop_priority=2, cut=Cut.MIDDLE),
+                Column("subject", None, min_width=12, weight=3),
+                Column("body", None, min_width=12, weight=4),
+                # "auto-accepted" is cut to "auto-acc…" there; its colour still tells.
+                Column("state", 9, min_width=8),
             ],
             incoming_cells,
             empty_text="no messages yet",
@@ -182,7 +188,8 @@ class IncomingPane(Vertical, can_focus=False):
                 self._by_tracker.pop(row.arrival.tracker, None)
             self.pending -= len(dropped)
             self.notify(
-                f"{len(dropped)} pending messages were dropped from the view (max_messages="
+                f"{count_of(len(dropped), 'pending message')} "
+                f"{'was' if len(dropped) == 1 else 'were'} dropped from the view (max_messages="
                 f"{self.max_messages}); they stay unsettled until they leave the incoming window",
                 severity="warning",
             )
@@ -192,7 +199,10 @@ class IncomingPane(Vertical, can_focus=False):
     def _update_title(self) -> None:
         pending = self.pending
         shown = f"{len(self._view)}/{len(self.rows)}" if self._filter else str(len(self.rows))
-        self.border_subtitle = f"{shown} messages · {pending} pending"
+        noun = (
+            "message" if (len(self._view) if self._filter else len(self.rows)) == 1 else "messages"
+        )
+        self.border_subtitle = f"{shown} {noun} · {pending} pending"
 
     # -------------------------------------------------------------- filters
 

@@ -12,10 +12,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 
-from ...formatting import clock_time, printable
+from ...formatting import clock_time, printable, short_address
 from ...messenger.status import PENDING, Status
 from ...settings import DEFAULT_MAX_MESSAGES
-from .virtual_table import Cell, Column, VirtualTable
+from .virtual_table import Cell, Column, Cut, VirtualTable
 
 
 @dataclass(slots=True)
@@ -40,7 +40,7 @@ def outgoing_cells(row: OutgoingRow) -> Sequence[Cell]:
     return (
         ("" if row.tracker is None else str(row.tracker), "muted"),
         (clock_time(row.at), "muted"),
-        (printable(row.address), None),
+        (short_address(row.address), None),
         (printable(row.subject), None),
         (name, f"status--{name.lower()}"),
     )
@@ -48,6 +48,9 @@ def outgoing_cells(row: OutgoingRow) -> Sequence[Cell]:
 
 class OutgoingPane(Vertical):
     """The tracker table: PENDING until the peer answers."""
+
+    # Zoom (z) shows the pane on the whole screen.
+    ALLOW_MAXIMIZE = True
 
     HELP = (
         "Every message you sent, with the status the peer gave it: PENDING until it "
@@ -75,10 +78,10 @@ class OutgoingPane(Vertical):
     def compose(self) -> ComposeResult:
         yield VirtualTable(
             [
-                Column("#", 6, min_width=3),
+                Column("#", 5, min_width=3, cut=Cut.START),
                 Column("time", 8, drop_priority=2),
-                Column("address", None, min_width=8, weight=2, keep_end=True),
-                Column("subject", None, min_width=6, drop_priority=1),
+                Column("address", None, min_width=12, weight=2, cut=Cut.MIDDLE),
+                Column("subject", None, min_width=8, weight=2, drop_priority=1),
                 Column("status", 8),
             ],
             outgoing_cells,

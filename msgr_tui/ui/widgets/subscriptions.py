@@ -13,12 +13,12 @@ from textual.containers import Vertical
 from textual.widgets import Input
 
 from ...bridge import Subscribe, Unsubscribe
-from ...formatting import printable
+from ...formatting import printable, short_address
 from ...messenger.address import AddressError, parse_address
 from ...messenger.failures import Failure
 from ...messenger.subscription import SubscriptionState
 from ..messages import CommandRequested
-from .virtual_table import Cell, Column, VirtualTable
+from .virtual_table import Cell, Column, Cut, VirtualTable
 
 
 @dataclass(slots=True)
@@ -36,7 +36,7 @@ class SubscriptionRow:
 def subscription_cells(row: SubscriptionRow) -> Sequence[Cell]:
     detail = row.error or (f"peers send to {row.connect_address}" if row.connect_address else "")
     return (
-        (printable(row.source), None),
+        (short_address(row.source), None),
         (row.state.value, f"status--{row.state.value}"),
         (printable(detail), "status--failed" if row.error else "muted"),
     )
@@ -44,6 +44,9 @@ def subscription_cells(row: SubscriptionRow) -> Sequence[Cell]:
 
 class SubscriptionsPane(Vertical):
     """Where messages come from. Type a source and press enter to add it."""
+
+    # Zoom (z) shows the pane on the whole screen.
+    ALLOW_MAXIMIZE = True
 
     HELP = (
         "Sources the Messenger receives from. `amqp://host:port/queue` subscribes to a "
@@ -63,9 +66,9 @@ class SubscriptionsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield VirtualTable(
             [
-                Column("source", None, min_width=12, weight=2, keep_end=True),
+                Column("source", None, min_width=12, weight=2, cut=Cut.START),
                 Column("state", 10, min_width=6),
-                Column("detail", None, min_width=8, drop_priority=1),
+                Column("detail", None, min_width=8, drop_priority=2),
             ],
             subscription_cells,
             empty_text="no sources: press n to add one",

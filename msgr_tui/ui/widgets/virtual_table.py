@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -23,6 +24,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 
+class Cut(Enum):
+    """Where a value too long for its column loses characters."""
+
+    END = "end"  # "order 1 ship…": the start says most
+    START = "start"  # "…5672/orders": the end says most
+    MIDDLE = "middle"  # "amqp:…/orders": an address, its scheme and its node
+
+
 @dataclass(frozen=True)
 class Column:
     """``width`` None shares the spare width. On narrow screens fixed columns shrink
@@ -34,8 +43,7 @@ class Column:
     drop_priority: int = 0
     # Share of the spare width, among columns without a fixed width.
     weight: int = 1
-    # Cut long values at the start ("…5672/orders"): the end says more.
-    keep_end: bool = False
+    cut: Cut = Cut.END
 
 
 Cell = tuple[str, str | None]  # text and an optional component class for its style
@@ -274,12 +282,7 @@ class VirtualTable(ScrollView, can_focus=True):
             room = min(column_width, max(width - used, 0))
             if room <= 0:
                 break
-            if cell_len(text) <= room:
-                shown = text
-            elif column.keep_end:
-                shown = "…" + _tail(text, room - 1)
-            else:
-                shown = set_cell_size(text, room - 1) + "…"
+            shown = text if cell_len(text) <= room else shortened(text, room, column.cut)
             style = base
             if style_class in self.COMPONENT_CLASSES:
                 style = base + self.get_component_rich_style(style_class, partial=True)
@@ -344,6 +347,21 @@ def column_widths(columns: Sequence[Column], width: int) -> list[int]:
         for index in flexible[: rest - given]:
             widths[index] += 1
     return widths
+
+
+def shortened(text: str, cells: int, cut: Cut) -> str:
+    """``text`` in at most ``cells`` cells, an ellipsis where characters were cut."""
+    if cell_len(text) <= cells:
+        return text
+    if cells <= 1:
+        return "…"[:cells]
+    if cut is Cut.START:
+        return "…" + _tail(text, cells - 1)
+    if cut is Cut.MIDDLE and cells >= 5:
+        # A third for the start (the scheme and host begin), the rest for the end (the node).
+        head = (cells - 1) // 3
+        return set_cell_size(text, head) + "…" + _tail(text, cells - 1 - head)
+    return set_cell_size(text, cells - 1) + "…"
 
 
 def _tail(text: str, cells: int) -> str:
