@@ -15,6 +15,7 @@ from typing import Any
 from proton import Message
 
 from .messenger.address import AddressError, parse_address
+from .messenger.snapshot import MessageSnapshot
 
 BODY_TEXT = "text"
 BODY_JSON = "json"
@@ -45,6 +46,10 @@ class Draft:
     durable: bool = False
     properties: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    kept: MessageSnapshot | None = None
+    """What an edited (or replied-to) message brings that the form does not show:
+    its annotations, application properties the form cannot write as text, group
+    fields, a typed correlation id. The form's fields are laid over it."""
 
 
 def parse_properties(text: str) -> dict[str, Any]:
@@ -126,7 +131,7 @@ def build_message(draft: Draft) -> Message:
     for name in ("subject", "reply_to", "correlation_id", "content_type"):
         _check_text(name, getattr(draft, name))
 
-    message = Message(address=address)
+    message = Message(address=address) if draft.kept is None else _kept(draft.kept, address)
     message.body = _body(draft)
     if draft.body_mode == BODY_JSON and not draft.content_type:
         message.content_type = "application/json"
@@ -141,7 +146,10 @@ def build_message(draft: Draft) -> Message:
                 raise DraftError("reply_to", str(error)) from None
         message.reply_to = reply_to
     if draft.correlation_id:
-        message.correlation_id = draft.correlation_id
+        kept_id = draft.kept.correlation_id if draft.kept is not None else None
+        # A typed id (a ulong, a uuid) as the form shows it stays that type.
+        same = kept_id is not None and str(kept_id) == draft.correlation_id
+        message.correlation_id = kept_id if same else draft.correlation_id
     if draft.content_type:
         message.content_type = draft.content_type.strip()
     if draft.ttl.strip():
@@ -150,8 +158,26 @@ def build_message(draft: Draft) -> Message:
         message.priority = _priority(draft.priority)
     message.durable = draft.durable
     properties = parse_properties(draft.properties)
+    if draft.kept is not None and draft.kept.properties:
+        properties = {**draft.kept.properties, **properties}
     if properties:
         message.properties = properties
+    return message
+
+
+def _kept(kept: MessageSnapshot, address: str) -> Message:
+    """A new message to ``address`` with what ``kept`` carries that the form does not set.
+
+    What belongs to one delivery (its id, user id, times, delivery count,
+    delivery annotations) is not carried: this is a new message.
+    """
+    message = Message(address=address)
+    for name in ("content_encoding", "group_id", "group_sequence", "reply_to_group_id"):
+        value = getattr(kept, name)
+        if value is not None:
+            setattr(message, name, value)
+    if kept.annotations:
+        message.annotations = dict(kept.annotations)
     return message
 
 

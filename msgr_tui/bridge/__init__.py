@@ -7,6 +7,7 @@ batches of events through a callback it provides.
 from .commands import (
     Accept,
     Command,
+    Forward,
     Put,
     Reject,
     Release,
@@ -48,6 +49,7 @@ __all__ = [
     "Command",
     "ConnectionChanged",
     "ConnectionPhase",
+    "Forward",
     "IncomingDecided",
     "ListenerBound",
     "MessageArrived",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..drafts import Draft
+from ..messenger.snapshot import MessageSnapshot
 from ..recovery import RecoveredMessage
 
 
@@ -59,6 +60,21 @@ class Replay:
 
 
 @dataclass(frozen=True, slots=True)
+class Forward:
+    """Put a copy of received messages (every field kept) to ``destination``, or each to
+    its own address when None (a resend).
+
+    With ``move``, an original is accepted once its copy is ACCEPTED, never
+    sooner; a copy refused or lost leaves its original pending (and says so).
+    Without, the originals are left as they are.
+    """
+
+    originals: tuple[tuple[int, MessageSnapshot], ...]
+    destination: str | None
+    move: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Close every connection and stop; with ``save_to``, the outgoing messages still
     unanswered after the clean close are written there as a message file.
@@ -70,4 +86,6 @@ class Stop:
     save_to: str | None = None
 
 
-Command = Subscribe | Unsubscribe | Put | Replay | Accept | Reject | Release | Settle | Stop
+Command = (
+    Subscribe | Unsubscribe | Put | Replay | Forward | Accept | Reject | Release | Settle | Stop
+)

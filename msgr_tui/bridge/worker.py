@@ -49,6 +49,7 @@ from ..settings import Settings
 from .commands import (
     Accept,
     Command,
+    Forward,
     Put,
     Reject,
     Release,
@@ -71,6 +72,7 @@ from .events import (
     Notice,
     PutFailed,
     ReplayAnswered,
+    Severity,
     Stats,
     SubscriptionChanged,
     UnansweredSaved,
@@ -142,6 +144,8 @@ class MessengerBridge:
         # Recovery files sent again, and which file each of their trackers came from.
         self._replays: dict[str, _Replay] = {}
         self._replay_of: dict[int, _Replay] = {}
+        # Copy tracker -> the original it moves (accepted once the copy is).
+        self._moving: dict[int, int] = {}
         self._at_stake = AtStake()
         self._save_to: str | None = None
         # Read by the UI thread once ``finished`` is set (the app may be gone by
@@ -270,6 +274,7 @@ class MessengerBridge:
         handlers: dict[type, Callable[[Any], None]] = {
             Put: self._put,
             Replay: self._replay,
+            Forward: self._forward,
             Accept: lambda command: self._act(self.messenger.accept, command.tracker, ACCEPTED),
             Reject: lambda command: self._act(self.messenger.reject, command.tracker, REJECTED),
             Release: lambda command: self._act(self.messenger.release, command.tracker, RELEASED),
@@ -354,10 +359,47 @@ class MessengerBridge:
                 MessageQueued(tracker, None, recovered.address, recovered.subject, time.time())
             )
 
+    def _forward(self, command: Forward) -> None:
+        """Put copies of received messages; a move accepts each original after its copy."""
+        for original, snapshot in command.originals:
+            address = command.destination or snapshot.address or ""
+            message = snapshot.to_message(address)
+            as_put = message.encode()
+            message.address = self.settings.with_credentials(address)
+            try:
+                tracker = self.messenger.put(message)
+            except MessengerException as failure:
+                self._events.append(Notice(f"{address}: {failure}; the original stays pending"))
+                continue
+            self._unanswered[tracker] = as_put
+            if command.move:
+                self._moving[tracker] = original
+            self._sent += 1
+            self._events.append(
+                MessageQueued(tracker, None, address, snapshot.subject or "", time.time())
+            )
+
+    def _moved(self, copy: int, status: Status | None) -> None:
+        """A moved message's copy was answered (or lost): accept its original, or say why not."""
+        original = self._moving.pop(copy)
+        if status is ACCEPTED:
+            if original in self._pending_in:
+                self._act(self.messenger.accept, original, ACCEPTED)
+            return
+        said = status.name if status is not None else "lost"
+        self._events.append(
+            Notice(
+                f"a moved message's copy was {said}: its original stays pending",
+                Severity.WARNING,
+            )
+        )
+
     def _answered(self, tracker: int, status: Status) -> None:
         """A peer answered an outgoing message: it is no longer at stake."""
         self._unanswered.pop(tracker, None)
         self._aborted.discard(tracker)
+        if tracker in self._moving:
+            self._moved(tracker, status)
         replay = self._replay_of.pop(tracker, None)
         if replay is None:
             return
@@ -427,6 +469,8 @@ class MessengerBridge:
                     self._answered(event.tracker, status)
                 elif status is ABORTED and event.tracker in self._unanswered:
                     self._aborted.add(event.tracker)
+                    if event.tracker in self._moving:
+                        self._moved(event.tracker, status)
         elif kind is IncomingSettled:
             self._pending_in.pop(event.tracker, None)
             events.append(IncomingDecided(event.tracker, event.status, automatic=True))

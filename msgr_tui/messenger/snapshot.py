@@ -93,6 +93,46 @@ class MessageSnapshot(NamedTuple):
             section,
         )
 
+    def to_message(self, address: str | None = None) -> Message:
+        """A Message with every field of this one (to ``address`` if given): what a
+        move, a copy or a resend puts, section for section as it was received."""
+        message = Message()
+        message.address = self.address if address is None else address
+        for name in (
+            "subject",
+            "reply_to",
+            "correlation_id",
+            "user_id",
+            "content_type",
+            "content_encoding",
+            "creation_time",
+            "expiry_time",
+            "group_id",
+            "group_sequence",
+            "reply_to_group_id",
+            "ttl",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(message, name, value)
+        if self.message_id is not None:
+            message.id = self.message_id
+        message.durable = self.durable
+        message.priority = self.priority
+        message.first_acquirer = self.first_acquirer
+        message.delivery_count = self.delivery_count
+        if self.properties:
+            message.properties = dict(self.properties)
+        if self.annotations:
+            message.annotations = dict(self.annotations)
+        if self.instructions:
+            message.instructions = dict(self.instructions)
+        if self.body_section is not None:
+            message.body = self.body
+            # data and amqp-sequence sections are what Proton calls "inferred" bodies.
+            message.inferred = self.body_section is not BodySection.VALUE
+        return message
+
 
 def _read_only(section: Mapping[Any, Any] | None) -> Mapping[Any, Any] | None:
     return MappingProxyType(detached(dict(section))) if section else None

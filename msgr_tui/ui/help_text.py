@@ -67,6 +67,7 @@ def help_markdown(app: type, keymap: dict[str, str]) -> str:
 def known_binding_ids(app: type) -> set[str]:
     """Every binding id of the app, its screens, panes and tables (for [keymap] checks)."""
     from .screens import (
+        ask,
         confirm,
         detail,
         help,
@@ -84,6 +85,7 @@ def known_binding_ids(app: type) -> set[str]:
         VirtualTable,
         detail.DetailScreen,
         help.HelpScreen,
+        ask.AskScreen,
         confirm.ConfirmScreen,
         password_prompt.PasswordScreen,
         profile_form.ProfileFormScreen,

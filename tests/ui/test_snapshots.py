@@ -47,6 +47,8 @@ from msgr_tui.messenger.status import Status
 from msgr_tui.messenger.subscription import SubscriptionState
 from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
+from msgr_tui.ui.screens.ask import AskScreen
+from msgr_tui.ui.screens.confirm import ConfirmScreen
 from msgr_tui.ui.screens.detail import DetailScreen
 from msgr_tui.ui.screens.help import HelpScreen
 from msgr_tui.ui.screens.quit import QuitScreen
@@ -306,6 +308,31 @@ def test_zoomed_pane_layout(snap_compare, demo: Demo, pane: str) -> None:
         await until(pilot, lambda: app.main_screen.zoomed is not None, f"{pane} zoomed")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=zoom)
+    shutdown(app)
+
+
+def test_move_dialog_layout(snap_compare, demo: Demo) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def ask_where(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+        # Mark the two pending orders-to-be-decided, then ask to move them.
+        await pilot.press("home", "down", "down", "down", "down", "space", "space", "m")
+        await until(pilot, lambda: isinstance(app.screen, AskScreen), "the move dialog")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ask_where)
+    shutdown(app)
+
+
+def test_many_decided_at_once_layout(snap_compare, demo: Demo) -> None:
+    app = pictured(MsgrTuiApp(demo.settings()), demo.port)
+
+    async def ask_first(pilot: Pilot) -> None:
+        await show_demo(pilot, demo)
+        await pilot.press("asterisk", "a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ask_first)
     shutdown(app)
 
 

@@ -9,6 +9,7 @@ fresh MainScreen (the app swaps screens), so nothing of the previous session
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ from ...bridge import (
     Command,
     ConnectionChanged,
     ConnectionPhase,
+    Forward,
     IncomingDecided,
     ListenerBound,
     MessageArrived,
@@ -49,7 +51,8 @@ from ...bridge import (
 )
 from ...formatting import count_of, printable
 from ...locations import new_recovery_file
-from ...messagefile import MessageFileError
+from ...messagefile import MessageFileError, MessageFileWriter, decode_message, save_messages
+from ...messenger.address import AddressError, parse_address
 from ...recovery import load_recovery_file
 from ...settings import Settings
 from ..messages import BridgeBatch, CommandRequested, SessionEnded
@@ -59,9 +62,38 @@ from ..widgets.outgoing import OutgoingPane, OutgoingRow
 from ..widgets.status_bar import StatusBar
 from ..widgets.subscriptions import SubscriptionsPane
 from ..widgets.virtual_table import VirtualTable
+from .ask import AskScreen
 from .detail import DetailScreen
 
 PANES = ("subscriptions", "compose", "incoming", "outgoing")
+# Keys the palette has no entry for: one for the filter field being typed in, one
+# with its own older entry ("Accept all pending").
+PALETTE_LEAVES_OUT = {"incoming.clear_filter", "incoming.accept_all"}
+
+
+def destination_problem(address: str) -> str | None:
+    """Why messages cannot be sent to ``address``, or None."""
+    try:
+        parsed = parse_address(address)
+    except AddressError as error:
+        return str(error)
+    if parsed.listen:
+        return "'~' means listen; send to host:port without '~'"
+    return None
+
+
+def free_file_problem(answer: str) -> str | None:
+    """Why a message file cannot be written at ``answer``, or None."""
+    try:
+        MessageFileWriter.check_free(Path(answer).expanduser())
+    except (OSError, MessageFileError) as error:
+        return str(error)
+    return None
+
+
+def new_message_file_name() -> Path:
+    """A file name in the working directory that says when its messages were saved."""
+    return Path.cwd() / time.strftime("messages-%Y%m%d-%H%M%S.jsonl")
 
 
 class MainScreen(Screen[None]):
@@ -379,6 +411,81 @@ class MainScreen(Screen[None]):
         event.stop()
         self.send_again(event.origin)
 
+    @on(IncomingPane.ForwardRequested)
+    def _forward_requested(self, event: IncomingPane.ForwardRequested) -> None:
+        """Ask where to, then put the copies (a move accepts each original after its copy)."""
+        event.stop()
+        rows, move = event.rows, event.move
+        verb = "Move" if move else "Copy"
+        what = count_of(len(rows), "message")
+        how = (
+            "Each is accepted here once its copy is ACCEPTED there; a refused copy leaves "
+            "its original pending."
+            if move
+            else "The originals stay as they are."
+        )
+
+        def chosen(destination: str | None) -> None:
+            if destination is None:
+                return
+            originals = tuple((row.arrival.tracker, row.arrival.message) for row in rows)
+            self.submit(Forward(originals, destination, move=move))
+            self.compose_pane.sent(destination)
+            self.incoming.clear_marks()
+            self.notify(printable(f"{what} {'moving' if move else 'copied'} to {destination}"))
+
+        self.app.push_screen(
+            AskScreen(
+                f"{verb} {what}",
+                f"{verb} {what} to which address? {how}",
+                suggestions=self.compose_pane.recent,
+                check=destination_problem,
+            ),
+            chosen,
+        )
+
+    @on(IncomingPane.SaveRequested)
+    def _save_requested(self, event: IncomingPane.SaveRequested) -> None:
+        event.stop()
+        rows = event.rows
+        what = count_of(len(rows), "message")
+
+        def chosen(answer: str | None) -> None:
+            if answer is None:
+                return
+            path = Path(answer).expanduser()
+            records = [
+                (decode_message(row.arrival.message.to_message().encode()), {}) for row in rows
+            ]
+            try:
+                save_messages(path, records)
+            except (OSError, MessageFileError) as error:
+                self.notify(printable(f"{path}: not saved: {error}"), severity="error")
+                return
+            self.notify(printable(f"{what} saved to {path}"))
+
+        self.app.push_screen(
+            AskScreen(
+                f"Save {what}",
+                f"Save {what} to which message file? (msgr-tui send --from FILE sends them)",
+                value=str(new_message_file_name()),
+                check=free_file_problem,
+            ),
+            chosen,
+        )
+
+    @on(IncomingPane.ComposeRequested)
+    def _compose_requested(self, event: IncomingPane.ComposeRequested) -> None:
+        event.stop()
+        arrival = event.row.arrival
+        if event.reply:
+            self.compose_pane.reply_to(arrival.message, arrival.seq)
+        elif not self.compose_pane.load(arrival.message, arrival.seq):
+            return
+        if self.maximized is not None:
+            self.maximize(self.compose_pane, container=False)
+        self.compose_pane.query_one("#body" if event.reply else "#subject").focus()
+
     @on(IncomingPane.DetailsRequested)
     def _details(self, event: IncomingPane.DetailsRequested) -> None:
         self.app.push_screen(DetailScreen(event.arrival, event.state))
@@ -438,6 +545,19 @@ class MainScreen(Screen[None]):
     def system_commands(self) -> Iterable[SystemCommand]:
         """This screen's entries in the command palette (the app adds them when it is on top)."""
         yield SystemCommand("Send message", "Send the message in Compose", self.action_send)
+        yield SystemCommand(
+            "Forget what the edited message kept",
+            "Compose sends plain form messages again (no kept annotations or properties)",
+            self.compose_pane.forget_kept,
+        )
+        # Every Incoming key has its entry, named as the key's description.
+        incoming = self.incoming
+        for binding in IncomingPane.BINDINGS:
+            if isinstance(binding, Binding) and binding.id not in PALETTE_LEAVES_OUT:
+                action = getattr(incoming, f"action_{binding.action}")
+                yield SystemCommand(
+                    f"Incoming: {binding.description}", f"key {binding.key}", action
+                )
         yield SystemCommand(
             "Accept all pending",
             "Accept every pending incoming message",

@@ -10,6 +10,7 @@ encoded twice, once of them on the UI's event loop.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,7 +22,8 @@ from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static,
 
 from ...bridge import Put
 from ...drafts import BODY_JSON, BODY_TEXT, Draft
-from ...formatting import printable
+from ...formatting import count_of, printable, to_jsonable
+from ...messenger.snapshot import MessageSnapshot
 from ..messages import CommandRequested
 
 RECENT_LIMIT = 20
@@ -69,9 +71,13 @@ class ComposePane(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self._initial_address = address
         self.recent: list[str] = []
+        # What an edited or replied-to message brings that the form does not show.
+        self.kept: MessageSnapshot | None = None
+        self._binary_body = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compose-error")
+        yield Static("", id="compose-kept")
         yield Label("address")
         yield Input(self._initial_address, id="address", placeholder="amqp://host:port/queue")
         yield Label("subject")
@@ -108,6 +114,7 @@ class ComposePane(VerticalScroll, can_focus=True):
         self.border_title = "2 Compose"
         self.border_subtitle = "ctrl+s send"
         self.query_one("#compose-error", Static).display = False
+        self.query_one("#compose-kept", Static).display = False
 
     def set_address(self, address: str, *, only_if_empty: bool = True) -> None:
         field = self.query_one("#address", Input)
@@ -116,10 +123,11 @@ class ComposePane(VerticalScroll, can_focus=True):
             self._remember(address)
 
     def draft(self) -> Draft:
+        text = self.query_one("#body", TextArea).text
         return Draft(
             address=self.query_one("#address", Input).value,
             subject=self.query_one("#subject", Input).value,
-            body=self.query_one("#body", TextArea).text,
+            body=text.encode("utf-8") if self._binary_body else text,
             body_mode=str(self.query_one("#body-mode", Select).value),
             reply_to=self.query_one("#reply-to", Input).value,
             correlation_id=self.query_one("#correlation-id", Input).value,
@@ -128,7 +136,115 @@ class ComposePane(VerticalScroll, can_focus=True):
             priority=self.query_one("#priority", Input).value,
             durable=self.query_one("#durable", Checkbox).value,
             properties=self.query_one("#properties", TextArea).text,
+            kept=self.kept,
         )
+
+    # ------------------------------------------------- from a received message
+
+    def load(self, message: MessageSnapshot, seq: int) -> bool:
+        """Fill the form with ``message`` (message #``seq``) to edit and send as a new one.
+
+        Every field the form has is filled; the rest (annotations, properties the
+        form cannot write, group fields) is kept and sent with it. False (the
+        user is told) for a body the form cannot hold.
+        """
+        body = message.body
+        binary = isinstance(body, (bytes, bytearray, memoryview))
+        if binary:
+            try:
+                text = bytes(body).decode("utf-8")
+            except UnicodeDecodeError:
+                self.notify(
+                    f"message #{seq} has a binary body ({len(bytes(body))} bytes, not UTF-8) "
+                    "that the form cannot hold: copy it (c) or resend it (ctrl+r) as it is",
+                    severity="warning",
+                )
+                return False
+            mode = BODY_TEXT
+        elif body is None or isinstance(body, str):
+            text, mode = body or "", BODY_TEXT
+        else:
+            text, mode = json.dumps(to_jsonable(body), ensure_ascii=False, indent=2), BODY_JSON
+        written, unwritten = _properties_as_text(message.properties)
+        self._fill(
+            address=message.address or "",
+            subject=message.subject or "",
+            body=text,
+            body_mode=mode,
+            reply_to=message.reply_to or "",
+            correlation_id="" if message.correlation_id is None else str(message.correlation_id),
+            content_type=message.content_type or "",
+            ttl="" if message.ttl is None else f"{message.ttl:g}",
+            priority=str(message.priority),
+            durable=message.durable,
+            properties=written,
+        )
+        self._binary_body = binary
+        self._keep(message._replace(properties=unwritten or None), f"#{seq}", body)
+        return True
+
+    def reply_to(self, message: MessageSnapshot, seq: int) -> None:
+        """A new message to ``message``'s reply-to, correlated with its message-id."""
+        correlation = message.message_id
+        self._fill(
+            address=message.reply_to or "",
+            subject=message.subject or "",
+            correlation_id="" if correlation is None else str(correlation),
+        )
+        self._binary_body = False
+        # Only the id, typed as it came (a ulong or a uuid stays one).
+        bare = message._replace(
+            properties=None,
+            annotations=None,
+            content_encoding=None,
+            group_id=None,
+            group_sequence=None,
+            reply_to_group_id=None,
+            correlation_id=correlation,
+        )
+        self._keep(bare, f"a reply to #{seq}", None)
+
+    def forget_kept(self) -> None:
+        """Send plain form messages again (drop what an edited message brought)."""
+        self.kept = None
+        self._binary_body = False
+        self.query_one("#compose-kept", Static).display = False
+
+    def _fill(self, **fields: str | bool) -> None:
+        """Set the form's fields: those named to their value, the others empty."""
+        self.clear_error()
+        for name in ("address", "subject", "reply_to", "correlation_id", "content_type"):
+            self.query_one(FIELD_IDS[name], Input).value = str(fields.get(name, ""))
+        for name in ("ttl", "priority"):
+            self.query_one(FIELD_IDS[name], Input).value = str(fields.get(name, ""))
+        self.query_one("#body", TextArea).text = str(fields.get("body", ""))
+        self.query_one("#properties", TextArea).text = str(fields.get("properties", ""))
+        self.query_one("#body-mode", Select).value = str(fields.get("body_mode", BODY_TEXT))
+        self.query_one("#durable", Checkbox).value = bool(fields.get("durable", True))
+        more = any(fields.get(name) for name in MORE_FIELDS)
+        self.query_one("#more", Collapsible).collapsed = not more
+
+    def _keep(self, kept: MessageSnapshot, origin: str, body: object) -> None:
+        self.kept = kept
+        carried = []
+        if kept.annotations:
+            carried.append(count_of(len(kept.annotations), "annotation"))
+        if kept.properties:
+            carried.append(count_of(len(kept.properties), "typed property"))
+        carried += [
+            name.replace("_", "-")
+            for name in ("content_encoding", "group_id", "group_sequence", "reply_to_group_id")
+            if getattr(kept, name) is not None
+        ]
+        if self._binary_body:
+            carried.append("the body as binary")
+        elif body is not None and not isinstance(body, str):
+            carried.append(f"(its {type(body).__name__} body goes as JSON text)")
+        note = f"from {origin}" + (f"; keeps {', '.join(carried)}" if carried else "")
+        kept_note = self.query_one("#compose-kept", Static)
+        kept_note.update(Text(printable(note)))
+        kept_note.display = True
+        self.scroll_home(animate=False)
 
     def action_toggle_more(self) -> None:
         """Show or hide the fields past the body (reply-to ... properties)."""
@@ -174,3 +290,30 @@ class ComposePane(VerticalScroll, can_focus=True):
         self.query_one("#address", Input).suggester = SuggestFromList(
             self.recent, case_sensitive=True
         )
+
+
+def _properties_as_text(properties: object) -> tuple[str, dict[object, object]]:
+    """Application properties as the form's ``key=value`` lines, and those it cannot
+    write so (binary, timestamps, symbols, non-text keys...), to be kept as they are."""
+    lines: list[str] = []
+    unwritten: dict[object, object] = {}
+    for key, value in dict(properties or {}).items():  # type: ignore[call-overload]
+        if type(key) is not str or "=" in key or "\n" in key or key != key.strip():
+            unwritten[key] = value
+        elif value is None or type(value) in (bool, int, float):
+            lines.append(f"{key}={json.dumps(value)}")
+        elif type(value) is str and "\n" not in value:
+            # Text that would read as a number, true/false or null is quoted to stay text.
+            plain = value == value.strip() and not _reads_as_scalar(value)
+            lines.append(f"{key}={value if plain else json.dumps(value)}")
+        else:
+            unwritten[key] = value
+    return "\n".join(lines), unwritten
+
+
+def _reads_as_scalar(text: str) -> bool:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return False
+    return not isinstance(parsed, (dict, list))

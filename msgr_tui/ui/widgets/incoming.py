@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -13,11 +15,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
 
-from ...bridge import Accept, MessageArrived, Reject, Release
-from ...formatting import clock_time, count_of, preview, printable, short_address
+from ...bridge import Accept, Command, Forward, MessageArrived, Reject, Release
+from ...formatting import clock_time, count_of, preview, printable, short_address, to_jsonable
+from ...messagefile import decode_message, record_line
 from ...messenger.status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
 from ...settings import DEFAULT_MAX_MESSAGES
 from ..messages import CommandRequested
+from ..screens.confirm import ConfirmScreen
 from .virtual_table import Cell, Column, Cut, VirtualTable
 
 SHOWN_STATES = {
@@ -31,10 +35,12 @@ class IncomingRow:
     arrival: MessageArrived
     state: Status = PENDING
     automatic: bool = False
+    marked: bool = False
     _search: str | None = None
 
     @property
     def search_text(self) -> str:
+        """What search matches: address, subject, body, properties, annotations, state."""
         if self._search is None:
             message = self.arrival.message
             parts = [
@@ -42,10 +48,42 @@ class IncomingRow:
                 message.subject or "",
                 preview(message.body, 2000),
                 preview(message.properties, 500) if message.properties else "",
+                preview(message.annotations, 500) if message.annotations else "",
                 self.state.name,
             ]
             self._search = "\n".join(parts).lower()
         return self._search
+
+
+class Search:
+    """What the filter field holds: plain text, or a regular expression after ``re:``
+    (both ignore case; each field is a line of its own, so ``^`` and ``$`` anchor to a
+    field). ``problem`` says why a pattern cannot be used."""
+
+    PREFIX = "re:"
+
+    def __init__(self, typed: str) -> None:
+        self.typed = typed.strip()
+        self.problem: str | None = None
+        self._text = ""
+        self._pattern: re.Pattern[str] | None = None
+        if self.typed.startswith(self.PREFIX):
+            try:
+                self._pattern = re.compile(
+                    self.typed[len(self.PREFIX) :], re.IGNORECASE | re.MULTILINE
+                )
+            except re.error as error:
+                self.problem = f"not a regular expression: {error}"
+        else:
+            self._text = self.typed.lower()
+
+    def __bool__(self) -> bool:
+        return bool(self.typed) and self.problem is None
+
+    def matches(self, row: IncomingRow) -> bool:
+        if self._pattern is not None:
+            return self._pattern.search(row.search_text) is not None
+        return self._text in row.search_text
 
 
 def incoming_cells(row: IncomingRow) -> Sequence[Cell]:
@@ -55,7 +93,8 @@ def incoming_cells(row: IncomingRow) -> Sequence[Cell]:
     if row.automatic and row.state is ACCEPTED:
         label, style = "auto-accepted", "status--auto"
     return (
-        (str(arrival.seq), "muted"),
+        # A marked row's number is starred: visible on any terminal, in any theme.
+        (f"*{arrival.seq}", "marked") if row.marked else (str(arrival.seq), "muted"),
         (clock_time(arrival.received_at), "muted"),
         (short_address(message.address or ""), None),
         (printable(message.subject or ""), None),
@@ -74,7 +113,16 @@ class IncomingPane(Vertical, can_focus=False):
         "Every message received by the Messenger, newest last. Messages stay "
         "*pending* until you accept, reject or release them; when more than the "
         "incoming window are pending, the oldest are accepted for you and shown as "
-        "*auto-accepted*."
+        "*auto-accepted*. `space` marks a row (its number gets a `*`), `*` marks every "
+        "row the filter shows (again: unmarks them); accept, reject, release, move, "
+        "copy, resend, save and copy-as-lines act on the marked rows, else on the "
+        "highlighted one, and ask first when they act on more than one. A move puts a "
+        "copy (every section kept) to the destination and accepts the original only "
+        "once the copy is ACCEPTED; a copy refused leaves its original pending. `/` "
+        "filters on address, subject, body, properties and annotations; `re:` starts a "
+        "regular expression; new arrivals are matched too. `y` copies the body and `Y` "
+        "the marked messages as message-file lines to the clipboard, through the "
+        "terminal (OSC 52: over SSH too; in tmux, `set -g set-clipboard on`)."
     )
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -85,7 +133,41 @@ class IncomingPane(Vertical, can_focus=False):
         Binding("enter", "details", "Open", id="incoming.details"),
         Binding("slash", "filter", "Filter", id="incoming.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="incoming.clear_filter"),
+        # Not in the footer (80 columns): the help and the command palette list them.
+        Binding("space", "mark", "Mark", show=False, id="incoming.mark"),
+        Binding("asterisk", "mark_shown", "Mark shown", show=False, id="incoming.mark_shown"),
+        Binding("m", "move", "Move", show=False, id="incoming.move"),
+        Binding("c", "copy", "Copy to", show=False, id="incoming.copy"),
+        Binding("ctrl+r", "resend", "Resend", show=False, id="incoming.resend"),
+        Binding("s", "save", "Save", show=False, id="incoming.save"),
+        Binding("e", "edit", "Edit and resend", show=False, id="incoming.edit"),
+        Binding("R", "reply", "Reply", show=False, id="incoming.reply"),
+        Binding("y", "yank_body", "Copy body", show=False, id="incoming.yank_body"),
+        Binding("Y", "yank_messages", "Copy as lines", show=False, id="incoming.yank_messages"),
     ]
+
+    class ForwardRequested(Message):
+        """Copies of ``rows`` to a destination the user is asked for; ``move``: then accept."""
+
+        def __init__(self, rows: list[IncomingRow], move: bool) -> None:
+            super().__init__()
+            self.rows = rows
+            self.move = move
+
+    class SaveRequested(Message):
+        """``rows`` to a message file the user is asked for."""
+
+        def __init__(self, rows: list[IncomingRow]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    class ComposeRequested(Message):
+        """Compose a new message from ``row``'s: edited (``reply`` False) or a reply."""
+
+        def __init__(self, row: IncomingRow, reply: bool) -> None:
+            super().__init__()
+            self.row = row
+            self.reply = reply
 
     class DetailsRequested(Message):
         def __init__(self, arrival: MessageArrived, state: Status) -> None:
@@ -98,8 +180,9 @@ class IncomingPane(Vertical, can_focus=False):
         self.max_messages = max_messages
         self.rows: list[IncomingRow] = []
         self._by_tracker: dict[int, IncomingRow] = {}
-        self._filter = ""
+        self._filter = Search("")
         self._view: list[IncomingRow] = self.rows
+        self.marked = 0
         # Rows still waiting for a decision (kept as a count: a flood adds rows per frame).
         self.pending = 0
         # Every message ever shown, including rows since dropped by max_messages.
@@ -179,6 +262,7 @@ class IncomingPane(Vertical, can_focus=False):
             if excess > 0 and row.state is not PENDING:
                 excess -= 1
                 self._by_tracker.pop(row.arrival.tracker, None)
+                self.marked -= row.marked
             else:
                 keep.append(row)
         if excess > 0:
@@ -186,6 +270,7 @@ class IncomingPane(Vertical, can_focus=False):
             dropped, keep = keep[:excess], keep[excess:]
             for row in dropped:
                 self._by_tracker.pop(row.arrival.tracker, None)
+                self.marked -= row.marked
             self.pending -= len(dropped)
             self.notify(
                 f"{count_of(len(dropped), 'pending message')} "
@@ -202,13 +287,16 @@ class IncomingPane(Vertical, can_focus=False):
         noun = (
             "message" if (len(self._view) if self._filter else len(self.rows)) == 1 else "messages"
         )
-        self.border_subtitle = f"{shown} {noun} · {pending} pending"
+        subtitle = f"{shown} {noun} · {pending} pending"
+        if self.marked:
+            subtitle += f" · {self.marked} marked"
+        self.border_subtitle = subtitle
 
     # -------------------------------------------------------------- filters
 
     def _filtered(self, rows: Iterable[IncomingRow]) -> list[IncomingRow]:
-        needle = self._filter
-        return [row for row in rows if needle in row.search_text]
+        matches = self._filter.matches
+        return [row for row in rows if matches(row)]
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -217,7 +305,13 @@ class IncomingPane(Vertical, can_focus=False):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self._filter = event.value.strip().lower()
+        search = Search(event.value)
+        field = self.query_one("#filter", Input)
+        field.set_class(search.problem is not None, "-bad-pattern")
+        if search.problem is not None:
+            field.tooltip = search.problem
+            return  # the view stays as it was until the pattern is whole
+        self._filter = search
         self._view = self._filtered(self.rows) if self._filter else self.rows
         self.table.set_rows(self._view, keep=self.table.current)
         self._update_title()
@@ -239,25 +333,67 @@ class IncomingPane(Vertical, can_focus=False):
         row = self.table.current
         return row if isinstance(row, IncomingRow) else None
 
-    def _decide(self, command_type: type[Accept] | type[Reject] | type[Release]) -> None:
+    def targets(self) -> list[IncomingRow]:
+        """The rows an action applies to: the marked ones, else the highlighted one."""
+        if self.marked:
+            return [row for row in self.rows if row.marked]
         row = self._current()
-        if row is None:
+        return [row] if row is not None else []
+
+    def clear_marks(self) -> None:
+        for row in self.rows:
+            row.marked = False
+        self.marked = 0
+        self.states_changed()
+
+    def _after_asking(self, question: str, count: int, then: Callable[[], None]) -> None:
+        """``then`` at once for one row; for more, once the user said yes."""
+        if count <= 1:
+            then()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmScreen(question), answered)
+
+    def _decide(self, command_type: type[Accept] | type[Reject] | type[Release], verb: str) -> None:
+        rows = self.targets()
+        if not rows:
             self.notify("no message selected", severity="warning")
             return
-        if row.state is not PENDING:
-            state = "auto-accepted" if row.automatic else row.state.name.lower()
-            self.notify(f"message #{row.arrival.seq} is already {state}", severity="warning")
+        pending = [row for row in rows if row.state is PENDING]
+        if not pending:
+            row = rows[0]
+            if len(rows) == 1:
+                state = "auto-accepted" if row.automatic else row.state.name.lower()
+                self.notify(f"message #{row.arrival.seq} is already {state}", severity="warning")
+            else:
+                self.notify("none of the marked messages is pending", severity="warning")
             return
-        self.post_message(CommandRequested(command_type(row.arrival.tracker)))
+        question = f"{verb} {count_of(len(pending), 'message')}?"
+        if len(pending) < len(rows):
+            question += f" ({len(rows) - len(pending)} marked already decided stay as they are)"
+
+        def go() -> None:
+            for row in pending:
+                self._request(command_type(row.arrival.tracker))
+            self.clear_marks()
+
+        self._after_asking(question, len(rows), go)
+
+    def _request(self, command: Command) -> None:
+        self.post_message(CommandRequested(command))
 
     def action_accept(self) -> None:
-        self._decide(Accept)
+        self._decide(Accept, "Accept")
 
     def action_reject(self) -> None:
-        self._decide(Reject)
+        self._decide(Reject, "Reject")
 
     def action_release(self) -> None:
-        self._decide(Release)
+        self._decide(Release, "Release")
 
     def action_accept_all(self) -> None:
         if not self.pending:
@@ -269,3 +405,119 @@ class IncomingPane(Vertical, can_focus=False):
         row = self._current()
         if row is not None:
             self.post_message(self.DetailsRequested(row.arrival, row.state))
+
+    # ---------------------------------------------------------------- marks
+
+    def action_mark(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        row.marked = not row.marked
+        self.marked += 1 if row.marked else -1
+        self.table.action_cursor_down()
+        self.states_changed()
+
+    def action_mark_shown(self) -> None:
+        """Mark every row the filter shows; when they all are already, unmark them."""
+        shown = self._view
+        mark = not all(row.marked for row in shown)
+        for row in shown:
+            if row.marked != mark:
+                row.marked = mark
+                self.marked += 1 if mark else -1
+        self.states_changed()
+
+    # ------------------------------------------------- copies, files, clipboard
+
+    def _chosen(self) -> list[IncomingRow] | None:
+        rows = self.targets()
+        if not rows:
+            self.notify("no message selected", severity="warning")
+            return None
+        return rows
+
+    def action_move(self) -> None:
+        rows = self._chosen()
+        if rows:
+            self.post_message(self.ForwardRequested(rows, move=True))
+
+    def action_copy(self) -> None:
+        rows = self._chosen()
+        if rows:
+            self.post_message(self.ForwardRequested(rows, move=False))
+
+    def action_resend(self) -> None:
+        rows = self._chosen()
+        if not rows:
+            return
+
+        def go() -> None:
+            originals = tuple((row.arrival.tracker, row.arrival.message) for row in rows)
+            self._request(Forward(originals, None))
+            self.notify(f"{count_of(len(rows), 'message')} sent again, each to its own address")
+            self.clear_marks()
+
+        self._after_asking(
+            f"Send {count_of(len(rows), 'message')} again, each to its own address?",
+            len(rows),
+            go,
+        )
+
+    def action_save(self) -> None:
+        rows = self.targets() if self.marked else list(self._view)
+        if not rows:
+            self.notify("no messages to save", severity="warning")
+            return
+        self.post_message(self.SaveRequested(rows))
+
+    def action_edit(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.post_message(self.ComposeRequested(row, reply=False))
+
+    def action_reply(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        if not row.arrival.message.reply_to:
+            self.notify(f"message #{row.arrival.seq} has no reply-to", severity="warning")
+            return
+        self.post_message(self.ComposeRequested(row, reply=True))
+
+    def action_yank_body(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        text = body_text(row.arrival.message.body)
+        self.app.copy_to_clipboard(text)
+        self.notify(
+            f"copied the body of #{row.arrival.seq} ({count_of(len(text), 'character')}) "
+            "to the clipboard"
+        )
+
+    def action_yank_messages(self) -> None:
+        rows = self._chosen()
+        if not rows:
+            return
+        lines = [
+            record_line(decode_message(row.arrival.message.to_message().encode())) for row in rows
+        ]
+        self.app.copy_to_clipboard("".join(f"{line}\n" for line in lines))
+        self.notify(
+            f"copied {count_of(len(rows), 'message')} as message-file lines to the clipboard"
+        )
+
+
+def body_text(body: object) -> str:
+    """A body as the text to paste: text as it is, bytes as UTF-8 (else hex), JSON else."""
+    if body is None:
+        return ""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        data = bytes(body)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.hex()
+    return json.dumps(to_jsonable(body), ensure_ascii=False)

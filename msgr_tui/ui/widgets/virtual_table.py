@@ -80,6 +80,7 @@ class VirtualTable(ScrollView, can_focus=True):
         "status--closed",
         "status--retrying",
         "muted",
+        "marked",
     }
 
     DEFAULT_CSS = """
@@ -107,6 +108,7 @@ class VirtualTable(ScrollView, can_focus=True):
     VirtualTable > .status--closed { color: $text-muted; }
     VirtualTable > .status--retrying { color: $warning; text-style: italic; }
     VirtualTable > .muted { color: $text-muted; }
+    VirtualTable > .marked { color: $accent; text-style: bold; }
     """
 
     cursor = reactive(0, always_update=True, init=False)
