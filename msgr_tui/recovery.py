@@ -52,10 +52,12 @@ def find_recovery_files() -> list[RecoveryFile]:
     return found
 
 
-def load_recovery_file(path: Path) -> list[RecoveredMessage]:
-    """Every message of ``path``, whole (MessageFileError if any line is not one)."""
+def load_recovery_file(path: Path, address: str | None = None) -> list[RecoveredMessage]:
+    """Every message of ``path`` (any message file), whole; with ``address``, each
+    addressed there instead of its own. MessageFileError if any line is not one."""
     messages = []
-    for where, record in read_messages(path):
+    for where, read in read_messages(path):
+        record = read if address is None else read.addressed_to(address)
         if not record.address:
             raise MessageFileError(where, "the message has no address to send it to")
         try:

@@ -60,6 +60,16 @@ class Replay:
 
 
 @dataclass(frozen=True, slots=True)
+class SendMessages:
+    """Put a message file's messages, each to its own address, at most ``rate`` a second
+    (None: as fast as the peers take them). Unlike a Replay, the file is the user's:
+    it stays."""
+
+    messages: tuple[RecoveredMessage, ...]
+    rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Forward:
     """Put a copy of received messages (every field kept) to ``destination``, or each to
     its own address when None (a resend).
@@ -87,5 +97,15 @@ class Stop:
 
 
 Command = (
-    Subscribe | Unsubscribe | Put | Replay | Forward | Accept | Reject | Release | Settle | Stop
+    Subscribe
+    | Unsubscribe
+    | Put
+    | Replay
+    | SendMessages
+    | Forward
+    | Accept
+    | Reject
+    | Release
+    | Settle
+    | Stop
 )

@@ -7,6 +7,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from ..messenger.failures import Failure
 from ..messenger.snapshot import MessageSnapshot
 from ..messenger.status import Status
 from ..messenger.subscription import SubscriptionState
-from ..recovery import retire
+from ..recovery import RecoveredMessage, retire
 from ..settings import Settings
 from .commands import (
     Accept,
@@ -54,6 +55,7 @@ from .commands import (
     Reject,
     Release,
     Replay,
+    SendMessages,
     Settle,
     Stop,
     Subscribe,
@@ -146,6 +148,10 @@ class MessengerBridge:
         self._replay_of: dict[int, _Replay] = {}
         # Copy tracker -> the original it moves (accepted once the copy is).
         self._moving: dict[int, int] = {}
+        # A message file being sent at a rate: what is left, and when the next one is due.
+        self._paced: deque[RecoveredMessage] = deque()
+        self._pace = 0.0
+        self._next_paced = 0.0
         self._at_stake = AtStake()
         self._save_to: str | None = None
         # Read by the UI thread once ``finished`` is set (the app may be gone by
@@ -229,7 +235,10 @@ class MessengerBridge:
             try:
                 # One round of I/O a turn: credit (recv(-1) was called once at
                 # start) and the outgoing links are kept going by work() itself.
+                self._put_paced()
                 wait = 0.0 if messenger.incoming else self._until_next_flush()
+                if self._paced:
+                    wait = min(wait, max(0.0, self._next_paced - self._clock()))
                 messenger.work(wait)
             except Interrupt:
                 pass
@@ -275,6 +284,7 @@ class MessengerBridge:
             Put: self._put,
             Replay: self._replay,
             Forward: self._forward,
+            SendMessages: self._send_messages,
             Accept: lambda command: self._act(self.messenger.accept, command.tracker, ACCEPTED),
             Reject: lambda command: self._act(self.messenger.reject, command.tracker, REJECTED),
             Release: lambda command: self._act(self.messenger.release, command.tracker, RELEASED),
@@ -341,23 +351,45 @@ class MessengerBridge:
         if command.origin in self._replays:
             return  # already sent again in this session
         replay = self._replays[command.origin] = _Replay(command.origin, len(command.messages))
-        put_encoded = self.messenger.put_encoded
         for recovered in command.messages:
-            try:
-                tracker = put_encoded(
-                    recovered.data, self.settings.with_credentials(recovered.address)
-                )
-            except MessengerException as failure:
+            tracker = self._put_recovered(recovered)
+            if tracker is None:
                 replay.not_put += 1  # it is still in the file, which is kept
-                self._events.append(Notice(f"{recovered.address}: {failure}"))
                 continue
-            self._unanswered[tracker] = recovered.data
             replay.waiting.add(tracker)
             self._replay_of[tracker] = replay
-            self._sent += 1
-            self._events.append(
-                MessageQueued(tracker, None, recovered.address, recovered.subject, time.time())
+
+    def _send_messages(self, command: SendMessages) -> None:
+        if command.rate is None:
+            for recovered in command.messages:
+                self._put_recovered(recovered)
+            return
+        self._paced.extend(command.messages)
+        self._pace = 1.0 / command.rate
+        self._next_paced = min(self._next_paced or self._clock(), self._clock())
+
+    def _put_paced(self) -> None:
+        """Put the paced messages that are due (a late turn catches up, never bursts ahead)."""
+        now = self._clock()
+        while self._paced and self._next_paced <= now:
+            self._put_recovered(self._paced.popleft())
+            self._next_paced += self._pace
+
+    def _put_recovered(self, recovered: RecoveredMessage) -> int | None:
+        """Put an encoded message to its own address (with the profile's credentials)."""
+        try:
+            tracker = self.messenger.put_encoded(
+                recovered.data, self.settings.with_credentials(recovered.address)
             )
+        except MessengerException as failure:
+            self._events.append(Notice(f"{recovered.address}: {failure}"))
+            return None
+        self._unanswered[tracker] = recovered.data
+        self._sent += 1
+        self._events.append(
+            MessageQueued(tracker, None, recovered.address, recovered.subject, time.time())
+        )
+        return tracker
 
     def _forward(self, command: Forward) -> None:
         """Put copies of received messages; a move accepts each original after its copy."""

@@ -11,7 +11,8 @@ from proton import Message as ProtonMessage
 from proton import symbol
 from textual.pilot import Pilot
 
-from msgr_tui.messagefile import read_messages
+from msgr_tui.messagefile import MessageRecord, read_messages, save_messages
+from msgr_tui.messagefile.sections import Body, BodyKind
 from msgr_tui.messenger import ACCEPTED, PENDING, REJECTED, Messenger
 from msgr_tui.messenger.snapshot import MessageSnapshot
 from msgr_tui.ui.app import MsgrTuiApp
@@ -326,3 +327,41 @@ async def test_s_saves_the_marked_messages_to_a_file_that_keeps_every_section(
     assert [record.properties["subject"] for record in saved] == ["order 2", "order 3"]
     assert saved[0].application_properties == {"tenant": "acme", "n": 2, "raw": b"\x00\x01"}
     assert saved[0].message_annotations == {symbol("x-opt-origin"): "eu-west"}
+
+
+async def test_compose_sends_a_message_file_to_a_new_address_at_a_rate(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    save_messages(
+        path,
+        [
+            (
+                MessageRecord(
+                    properties={"to": "amqp://elsewhere.invalid/q", "subject": f"m{n}"},
+                    application_properties={"n": n},
+                    body=Body(BodyKind.VALUE, (f"body {n}",)),
+                ),
+                {},
+            )
+            for n in range(3)
+        ],
+    )
+    app = app_with()
+    with recording_peer("target") as target:
+        async with app.run_test(size=SIZE) as pilot:
+            await listening(pilot, app)
+            await pilot.press("2", "ctrl+o")
+            await until(pilot, lambda: isinstance(app.screen, AskScreen), "which file")
+            app.screen.query_one("#ask-answer").value = str(path)
+            await pilot.press("enter")
+            await until(pilot, lambda: "Send 3 messages" in screen_text(app), "where to")
+            app.screen.query_one("#ask-answer").value = f"{target.address}/in 20/s"
+            await pilot.press("enter")
+            await until(pilot, lambda: len(snapshots_of(target)) == 3, "the three")
+            got = snapshots_of(target)
+            assert [m.subject for m in got] == ["m0", "m1", "m2"]
+            assert all(m.address == f"{target.address}/in" for m in got)
+            assert [m.properties for m in got] == [{"n": 0}, {"n": 1}, {"n": 2}]
+            outgoing = main(app).outgoing
+            await until(pilot, lambda: [r.status for r in outgoing.rows] == [ACCEPTED] * 3, "ok")
+            await quit_app(pilot, app)
+    assert path.exists()  # the user's file stays

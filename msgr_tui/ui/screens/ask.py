@@ -35,6 +35,7 @@ class AskScreen(ModalScreen[str | None]):
         value: str = "",
         suggestions: Sequence[str] = (),
         check: Check | None = None,
+        allow_empty: bool = False,
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -42,6 +43,7 @@ class AskScreen(ModalScreen[str | None]):
         self.value = value
         self.suggestions = list(suggestions)
         self.check = check
+        self.allow_empty = allow_empty
 
     def compose(self) -> ComposeResult:
         with Vertical(id="ask-panel"):
@@ -62,7 +64,10 @@ class AskScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#ask-answer")
     def _answered(self, event: Input.Submitted) -> None:
         answer = event.value.strip()
-        problem = "nothing typed" if not answer else self.check(answer) if self.check else None
+        if not answer and not self.allow_empty:
+            problem: str | None = "nothing typed"
+        else:
+            problem = self.check(answer) if self.check else None
         if problem:
             self.query_one("#ask-error", Static).update(Text(printable(problem)))
             return

@@ -43,6 +43,7 @@ from ...bridge import (
     Replay,
     ReplayAnswered,
     RetryScheduled,
+    SendMessages,
     Stats,
     Stop,
     SubscriptionChanged,
@@ -51,7 +52,13 @@ from ...bridge import (
 )
 from ...formatting import count_of, printable
 from ...locations import new_recovery_file
-from ...messagefile import MessageFileError, MessageFileWriter, decode_message, save_messages
+from ...messagefile import (
+    MessageFileError,
+    MessageFileWriter,
+    decode_message,
+    read_messages,
+    save_messages,
+)
 from ...messenger.address import AddressError, parse_address
 from ...recovery import load_recovery_file
 from ...settings import Settings
@@ -89,6 +96,38 @@ def free_file_problem(answer: str) -> str | None:
     except (OSError, MessageFileError) as error:
         return str(error)
     return None
+
+
+def readable_problem(answer: str) -> str | None:
+    path = Path(answer).expanduser()
+    if not path.is_file():
+        return f"{path}: no such file"
+    return None
+
+
+def send_plan(typed: str) -> tuple[str | None, float | None]:
+    """``ADDRESS``, ``RATE/s``, both or neither: where a file's messages go and how fast."""
+    address: str | None = None
+    rate: float | None = None
+    for word in typed.split():
+        if word.endswith("/s"):
+            rate = float(word[:-2])
+        else:
+            address = word
+    return address, rate
+
+
+def plan_problem(typed: str) -> str | None:
+    words = typed.split()
+    if len(words) > 2:
+        return "an address, a rate (10/s), or both"
+    try:
+        address, rate = send_plan(typed)
+    except ValueError:
+        return "a rate is a number of messages a second, such as 10/s"
+    if rate is not None and rate <= 0:
+        return "a rate must be above 0"
+    return destination_problem(address) if address else None
 
 
 def new_message_file_name() -> Path:
@@ -473,6 +512,52 @@ class MainScreen(Screen[None]):
             ),
             chosen,
         )
+
+    @on(ComposePane.SendFileRequested)
+    def _send_file_requested(self, event: ComposePane.SendFileRequested) -> None:
+        """Which file, then where to and how fast; the bridge puts them (paced)."""
+        event.stop()
+
+        def file_chosen(answer: str | None) -> None:
+            if answer is None:
+                return
+            path = Path(answer).expanduser()
+            try:
+                count = sum(1 for _ in read_messages(path))  # every line read: a bad one says
+            except MessageFileError as error:
+                self.notify(printable(str(error)), severity="error")
+                return
+            what = count_of(count, "message")
+            self.app.push_screen(
+                AskScreen(
+                    f"Send {what} of {path.name}",
+                    f"Send {what} where, and how fast? An address sends them all there, "
+                    "nothing each to its own; a rate such as 10/s after it paces them "
+                    "(e.g. `amqp://host/q 10/s`, or `10/s` alone).",
+                    check=lambda typed: plan_problem(typed),
+                    allow_empty=True,
+                ),
+                lambda typed: self._send_file(path, typed),
+            )
+
+        self.app.push_screen(
+            AskScreen("Send a message file", "Which message file?", check=readable_problem),
+            file_chosen,
+        )
+
+    def _send_file(self, path: Path, typed: str | None) -> None:
+        if typed is None:
+            return
+        address, rate = send_plan(typed)
+        try:
+            messages = load_recovery_file(path, address=address)
+        except MessageFileError as error:
+            self.notify(printable(str(error)), severity="error")
+            return
+        self.submit(SendMessages(tuple(messages), rate))
+        pace = f", {rate:g} a second" if rate else ""
+        where = f"to {address}" if address else "each to its own address"
+        self.notify(printable(f"sending {count_of(len(messages), 'message')} {where}{pace}"))
 
     @on(IncomingPane.ComposeRequested)
     def _compose_requested(self, event: IncomingPane.ComposeRequested) -> None:

@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static, TextArea
 
@@ -57,12 +58,18 @@ class ComposePane(VerticalScroll, can_focus=True):
         "address field suggests the addresses recently sent to; `right` at the end of "
         "the field takes the suggestion. The fields past the body are folded under "
         "*more*: `ctrl+t` (or `enter` on its title) opens and closes them; a field "
-        "there that is refused opens them."
+        "there that is refused opens them. `ctrl+o` sends the messages of a message "
+        "file (as `msgr-tui recv -o` or `s` in Incoming writes them): each to its own "
+        "address or to one you give, at once or at a rate."
     )
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "toggle_more", "More fields", id="compose.more"),
+        Binding("ctrl+o", "send_file", "Send a file", show=False, id="compose.send_file"),
     ]
+
+    class SendFileRequested(Message):
+        """The user wants to send a message file's messages (the screen asks which)."""
 
     # Draft ids are unique in the process: the bridge names a refused draft by its id.
     _ids = itertools.count(1)
@@ -245,6 +252,9 @@ class ComposePane(VerticalScroll, can_focus=True):
         kept_note.update(Text(printable(note)))
         kept_note.display = True
         self.scroll_home(animate=False)
+
+    def action_send_file(self) -> None:
+        self.post_message(self.SendFileRequested())
 
     def action_toggle_more(self) -> None:
         """Show or hide the fields past the body (reply-to ... properties)."""
