@@ -37,6 +37,7 @@ UI_FREE_MODULES = [
     "msgr_tui.recovery",
     "msgr_tui.crashes",
     "msgr_tui.installation",
+    "msgr_tui.hints",
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..crashes import write_crash_log
 from ..drafts import DraftError, build_message
+from ..hints import explained
 from ..locations import new_recovery_file
 from ..messagefile import MessageFileError, SectionError, decode_message, save_messages
 from ..messenger import (
@@ -526,7 +527,7 @@ class MessengerBridge:
                 events.append(SubscriptionChanged(source, subscription.state, subscription.failure))
         elif kind is FailureReported:
             # What the original logged and went on with: the user hears it once.
-            events.append(Notice(str(event.failure)))
+            events.append(Notice(explained(event.failure)))
 
     def _subscription(self, address: str) -> Any:
         for subscription in self.messenger.subscriptions:

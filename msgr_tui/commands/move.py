@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..formatting import count_of
+from ..hints import explained
 from ..messenger import (
     ACCEPTED,
     PENDING,
@@ -126,14 +127,14 @@ def run(args: argparse.Namespace) -> int:
             except (MessengerException, CommandError) as error:
                 # A failure the Messenger reported says more than the error it
                 # caused ("no valid sources" when SOURCE's connection failed).
-                failure = str(mover.failure) if mover.failure is not None else str(error)
+                failure = explained(mover.failure) if mover.failure is not None else str(error)
             finally:
                 mover.finish()
                 stop_quietly(messenger)
     except KeyboardInterrupt:  # a second Ctrl-C while closing
         failure = failure or "interrupted"
     if failure is None and mover.failure is not None:
-        failure = str(mover.failure)
+        failure = explained(mover.failure)
     print(mover.summary(shown(args.source), shown(args.dest)), flush=True)
     if failure:
         report("move", failure)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from ..hints import explained
 from ..messagefile import (
     MessageFileError,
     MessageFileWriter,
@@ -333,7 +334,7 @@ class Receiver:
 
     def check_failure(self) -> None:
         if self.failure is not None:
-            raise CommandError(str(self.failure), EXIT_FAILED)
+            raise CommandError(explained(self.failure), EXIT_FAILED)
 
     def receive(self, signals: StopSignals) -> None:
         messenger = self.messenger

@@ -24,6 +24,7 @@ from proton import Message, symbol
 
 from ..drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
 from ..formatting import count_of
+from ..hints import explained
 from ..messagefile import (
     MessageFileError,
     MessageFileWriter,
@@ -205,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             sender.tally_rest()  # statuses only: no I/O
     if failure is None and sender.failure is not None:
         # The connection or link failed: its messages were aborted, and this says why.
-        failure = str(sender.failure)
+        failure = explained(sender.failure)
     # The file first: after a dropped SSH session the terminal may be gone.
     unsent_problem = save_unsent(sender, args.unsent)
     with contextlib.suppress(OSError):

@@ -6,11 +6,13 @@ import uuid
 
 import pytest
 
-from msgr_tui.messenger import ACCEPTED, PENDING
+from msgr_tui.messenger import ACCEPTED, PENDING, Message, Messenger
 from msgr_tui.ui.screens.ask import AskScreen
+from tests.command_line import msgr_tui
 from tests.conftest import RabbitMQ
+from tests.helpers import DEADLINE
 from tests.messagefile.test_commands import drain, fill, queue_depth
-from tests.ui.story import app_with, main, quit_app, type_text, until
+from tests.ui.story import Notifications, app_with, main, quit_app, type_text, until
 
 
 @pytest.mark.rabbitmq
@@ -41,3 +43,42 @@ async def test_mark_three_of_five_move_them_and_the_broker_counts_two_and_three(
         await quit_app(pilot, app)  # the two undecided go back to the queue
     assert sorted(drain(rabbitmq, dest)) == [0, 2, 4]
     assert sorted(drain(rabbitmq, source)) == [1, 3]
+
+
+def durable_queue(rabbitmq: RabbitMQ) -> str:
+    """A durable queue that exists, as an application declared it (one message in it)."""
+    name = f"msgr-tui-durable-{uuid.uuid4().hex}"
+    sender = Messenger("declarer")
+    sender.durable_targets = True  # the target asks for durability: the queue is durable
+    sender.outgoing_window = 1
+    sender.timeout = DEADLINE
+    sender.start()
+    sender.put(Message(address=f"amqp://{rabbitmq.host}:{rabbitmq.port}//queue/{name}", body="x"))
+    sender.send()
+    sender.stop()
+    return name
+
+
+@pytest.mark.rabbitmq
+async def test_the_inequivalent_durable_trap_is_explained_with_the_address_to_use(
+    rabbitmq: RabbitMQ,
+) -> None:
+    name = durable_queue(rabbitmq)
+    broker = f"amqp://{rabbitmq.host}:{rabbitmq.port}"
+    notes = Notifications()
+    app = app_with(subscribe=(f"{broker}//queue/{name}",))
+    async with app.run_test(size=(80, 24), message_hook=notes.hook) as pilot:
+        await until(pilot, lambda: notes.saying("inequivalent"), "the refusal")
+        (said,) = notes.saying("inequivalent")
+        assert f"{broker}//amq/queue/{name} uses it as it is" in said
+        await quit_app(pilot, app)
+    # The address it names works, and so would recv there.
+    result = msgr_tui("recv", f"{broker}//amq/queue/{name}", "--count", "1", "--timeout", "10")
+    assert result.returncode == 0 and "x" in result.stdout, result.stderr
+    # One slash: RabbitMQ answers unknown_destination; the command says to use two.
+    result = msgr_tui("recv", f"{broker}/amq/queue/{name}", "--count", "1", "--timeout", "10")
+    assert result.returncode != 0
+    assert f"the address has two: {broker}//amq/queue/{name}" in result.stderr
+    # A queue that does not exist behind //amq/queue/: the address that creates it.
+    result = msgr_tui("recv", f"{broker}//amq/queue/{name}-none", "--count", "1")
+    assert f"{broker}//queue/{name}-none creates it" in result.stderr
