@@ -29,11 +29,18 @@ GROUPS = [
     ("select (waiting)", {"EpollSelector.select", "IO.select"}),
     (
         "encode: Message -> bytes",
-        {"MessageEncoder.encode", "pre_encode", "Message._pre_encode", "Message.encode"},
+        {
+            "MessageEncoder.encode",
+            "Encoder.encode",
+            "pre_encode",
+            "_pre_encode",
+            "Message._pre_encode",
+            "Message.encode",
+        },
     ),
     (
         "decode: bytes -> Message",
-        {"decode_into", "Message.decode", "own_binary_sections", "recv_msg"},
+        {"decode_into", "decode_sections", "Message.decode", "own_binary_sections", "recv_msg"},
     ),
     ("socket write + engine output (flush)", {"Driver.flush"}),
     ("socket read + engine input", {"Driver._read"}),
@@ -54,6 +61,7 @@ GROUPS = [
         "windows, trackers, dispositions",
         {
             "IncomingQueue.get",
+            "IncomingQueue.take",
             "IncomingQueue.act",
             "IncomingQueue.trim",
             "dispose",
@@ -63,7 +71,10 @@ GROUPS = [
             "Messenger.status",
         },
     ),
-    ("put: address, rewrite, reply_to", {"Messenger.put"}),
+    (
+        "put: address, route, rewrite, reply_to",
+        {"Messenger.put", "Router.wire_copy", "Router.sender_for", "Pump.send_soon"},
+    ),
     ("rest of the I/O round (pump, ticks)", {"Driver.pump", "Messenger._sync"}),
 ]
 GROUP_OF = {name: group for group, names in GROUPS for name in names}

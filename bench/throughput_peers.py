@@ -1,8 +1,9 @@
-"""The sender and receiver processes of ``messenger_throughput.py``.
+"""The raw Proton sender and receiver processes of ``messenger_throughput.py``.
 
 Run as ``python bench/throughput_peers.py '<json config>'``: one process plays
-one role (``raw-sender``, ``raw-receiver``, ``messenger-sender`` or
-``messenger-receiver``) and talks to the parent in JSON lines on stdout:
+one role (``raw-sender`` or ``raw-receiver``: Proton's ``Container`` +
+``MessagingHandler``) and talks to the parent in JSON lines on stdout (the
+Messengers' roles, ours and the original's, are in ``oldapi_peers.py``):
 
 * ``{"event": "ready", "port": P, "cpu": C}`` - a receiver is listening;
 * ``{"event": "result", ...}`` - the measured figures of this side;
@@ -27,14 +28,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 import traceback
-from collections import deque
 from typing import Any
-
-# The working tree's msgr_tui, not whatever copy happens to be installed.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from proton import Message
 from proton.handlers import MessagingHandler
@@ -238,169 +234,9 @@ def raw_receiver(config: dict[str, Any]) -> None:
         raise BenchError(f"raw receiver: {handler.bad} messages had the wrong body size")
 
 
-# ------------------------------------------------------------------ Messenger
-
-
-def messenger_sender(config: dict[str, Any]) -> dict[str, Any]:
-    """put, and every ``batch`` puts one round of I/O; ``send()`` waits for the rest.
-
-    After each batch: ``send(0)`` (write, read the answers and new credit,
-    without waiting), or ``send(batch)`` (wait for ``batch`` more answers) when
-    more than ``batch`` messages still wait for credit, so the queue stays
-    bounded when the receiver is slower. At-least-once: ``outgoing_window``
-    keeps the status of every message until the sender has seen it ACCEPTED
-    (statuses are checked oldest first after each batch). At-most-once:
-    ``outgoing_window = 0``: every transfer goes pre-settled, no status is
-    kept, and ``send`` waits only until the messages are written.
-    """
-    from msgr_tui.messenger import ACCEPTED, PENDING, Messenger
-
-    count, batch, warmup = config["count"], config["batch"], config["warmup"]
-    track = config["mode"] == "alo"
-    messenger = Messenger()
-    messenger.timeout = config["timeout"]
-    messenger.outgoing_window = config["outgoing_window"] if track else 0
-    messenger.start()
-    message = Message(
-        address=f"amqp://127.0.0.1:{config['port']}/{QUEUE}", body=b"x" * config["size"]
-    )
-    put, send, status = messenger.put, messenger.send, messenger.status
-    trackers: deque[int] = deque()
-    accepted = 0
-
-    def collect() -> int:
-        """Count the oldest trackers that have their answer; stop at the first PENDING."""
-        done = 0
-        while trackers:
-            state = status(trackers[0])
-            if state is PENDING:
-                break
-            if state is not ACCEPTED:
-                raise BenchError(
-                    f"Messenger sender: tracker {trackers[0]} reports {state} "
-                    "(None: it fell out of the outgoing window; raise --outgoing-window)"
-                )
-            trackers.popleft()
-            done += 1
-        return done
-
-    try:
-        # Connection, link and first credit, outside the measured time.
-        for _ in range(warmup):
-            put(message)
-        send()
-        t_first = time.monotonic()
-        cpu_first = cpu()
-        # Messenger.timeout bounds each blocking call; this bounds the run.
-        deadline = t_first + config["timeout"]
-        for index in range(1, count + 1):
-            tracker = put(message)
-            if track:
-                trackers.append(tracker)
-            if index % batch == 0:
-                send(batch if messenger.outgoing > batch else 0)
-                if track:
-                    accepted += collect()
-                if time.monotonic() > deadline:
-                    raise BenchError(
-                        f"timed out after {config['timeout']}s: put {index} of {count}"
-                    )
-        send()
-        t_last = time.monotonic()
-        cpu_last = cpu()
-        if track:
-            accepted += collect()
-            if accepted != count or trackers:
-                raise BenchError(f"Messenger sender: {accepted} of {count} messages ACCEPTED")
-    finally:
-        messenger.stop()
-    return {
-        "t_first": t_first,
-        "t_last": t_last,
-        "cpu": cpu_last - cpu_first,
-        "sent": count,
-        "accepted": accepted if track else None,
-    }
-
-
-def messenger_receiver(config: dict[str, Any]) -> None:
-    """subscribe(~) / recv() / get(msg): every message decoded into a Message.
-
-    At-least-once: ``incoming_window = window`` and ``accept()`` after each
-    drained batch (the application accepts what it processed). At-most-once:
-    ``incoming_window = 0``, ``get`` accepts and settles each message.
-    """
-    from msgr_tui.messenger import Interrupt, Messenger
-
-    total = config["count"] + config["warmup"]
-    warmup, size = config["warmup"], config["size"]
-    explicit = config["mode"] == "alo"
-    messenger = Messenger()
-    messenger.timeout = config["timeout"]
-    messenger.incoming_window = config["incoming_window"] if explicit else 0
-    messenger.start()
-    subscription = messenger.subscribe("~127.0.0.1:0")
-    stop = threading.Event()
-
-    def watch_stdin() -> None:
-        sys.stdin.readline()
-        stop.set()
-        messenger.interrupt()
-
-    emit("ready", port=subscription.port, cpu=cpu())
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    message = Message()
-    recv, get, accept = messenger.recv, messenger.get, messenger.accept
-    received = bad = 0
-    t_first = cpu_first = 0.0
-    deadline = time.monotonic() + config["timeout"]
-    try:
-        while received < total:
-            if time.monotonic() > deadline:
-                raise BenchError(
-                    f"timed out after {config['timeout']}s: received {received} of {total}"
-                )
-            recv()
-            for _ in range(messenger.incoming):
-                get(message)
-                received += 1
-                if len(message.body) != size:
-                    bad += 1
-                if received == warmup + 1:
-                    t_first = time.monotonic()
-                    cpu_first = cpu()
-            if explicit:
-                accept()
-        t_last = time.monotonic()
-        emit(
-            "result",
-            t_first=t_first,
-            t_last=t_last,
-            cpu=cpu() - cpu_first,
-            received=received,
-            bad=bad,
-        )
-        if bad:
-            raise BenchError(f"Messenger receiver: {bad} messages had the wrong body size")
-        # Keep answering until the sender has its last acknowledgements and
-        # closes, or the parent says stop.
-        while not stop.is_set():
-            try:
-                messenger.work(1.0)
-            except Interrupt:
-                break
-    except Interrupt:
-        raise BenchError(f"Messenger receiver stopped after {received} of {total}") from None
-    finally:
-        messenger.timeout = 5.0
-        messenger.stop()
-
-
 ROLES = {
     "raw-sender": raw_sender,
     "raw-receiver": raw_receiver,
-    "messenger-sender": messenger_sender,
-    "messenger-receiver": messenger_receiver,
 }
 
 

@@ -213,6 +213,9 @@ _annotations = lib.pn_message_annotations
 _properties = lib.pn_message_properties
 _body = lib.pn_message_body
 _unpack = ffi.unpack
+_string = ffi.string
+_get_address = lib.pn_message_get_address
+_get_reply_to = lib.pn_message_get_reply_to
 
 
 class Encoder:
@@ -278,6 +281,18 @@ def _pre_encode(message: Message) -> None:
     message._pre_encode()
 
 
+def message_address(message: Message) -> str | None:
+    """``message.address``: the same C string, decoded as Proton does, with fewer calls."""
+    pointer = _get_address(message._msg)
+    return _string(pointer).decode("utf8") if pointer else None
+
+
+def message_reply_to(message: Message) -> str | None:
+    """``message.reply_to``, as :func:`message_address` reads the address."""
+    pointer = _get_reply_to(message._msg)
+    return _string(pointer).decode("utf8") if pointer else None
+
+
 def decode_sections(message: Message, data: bytes | bytearray) -> tuple[Any, Any, Any, Any, bool]:
     """Decode ``data`` into ``message``'s C fields; returns its Python-side sections.
 
@@ -313,9 +328,6 @@ def _section(data: Any) -> Any:
     if not _data_next(data):
         return None
     return Data(data).get_object()
-
-
-_string = ffi.string
 
 
 def _text(pointer: Any) -> str | None:

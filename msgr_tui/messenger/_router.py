@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from proton import Message
 
-from ._codec import Encoder
+from ._codec import Encoder, message_reply_to
 from ._engine import Conn, Driver, now_ms
 from ._links import Link
 from ._options import Options
@@ -93,7 +93,7 @@ class Router:
         left as it was, whatever happens.
         """
         written = self._rewrite_cache.get(address) or self.rewritten(address)
-        reply_to = message.reply_to
+        reply_to = message_reply_to(message)
         if written == address and not (reply_to and reply_to[0] == "~"):
             return encoder.encode(message)  # the common case: nothing to change
         expanded = self.expand_reply_to(reply_to)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from proton import Message
 
-from ._codec import Encoder
+from ._codec import Encoder, message_address
 from ._credit import CreditScheduler
 from ._engine import Driver, now_ms
 from ._handler import EngineHandler
@@ -434,7 +434,7 @@ class Messenger:
         collected or at the next call that does I/O (``send``, ``recv``,
         ``work``).
         """
-        address = message.address
+        address = message_address(message)
         if not address:
             raise MessengerException("put: the message has no address (set message.address)")
         link = self._router.sender_for(address)
