@@ -9,6 +9,7 @@ from pathlib import Path
 
 from proton import Message as ProtonMessage
 from proton import symbol
+from textual.binding import Binding
 from textual.pilot import Pilot
 
 from msgr_tui.messagefile import MessageRecord, read_messages, save_messages
@@ -18,6 +19,8 @@ from msgr_tui.messenger.snapshot import MessageSnapshot
 from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.screens.ask import AskScreen
 from msgr_tui.ui.screens.confirm import ConfirmScreen
+from msgr_tui.ui.screens.main import PALETTE_LEAVES_OUT
+from msgr_tui.ui.widgets.incoming import IncomingPane
 from tests.helpers import ThreadedPeer
 from tests.ui.story import (
     Notifications,
@@ -30,6 +33,7 @@ from tests.ui.story import (
     type_text,
     until,
 )
+from tests.ui.test_tui import run_command
 
 SIZE = (80, 24)
 
@@ -365,3 +369,26 @@ async def test_compose_sends_a_message_file_to_a_new_address_at_a_rate(tmp_path:
             await until(pilot, lambda: [r.status for r in outgoing.rows] == [ACCEPTED] * 3, "ok")
             await quit_app(pilot, app)
     assert path.exists()  # the user's file stays
+
+
+async def test_the_help_lists_every_console_key_by_id_and_the_palette_offers_each() -> None:
+    console_ids = [
+        binding.id
+        for binding in IncomingPane.BINDINGS
+        if isinstance(binding, Binding) and binding.id not in PALETTE_LEAVES_OUT
+    ]
+    assert len(console_ids) >= 15
+    app = app_with()
+    with SendingPeer("shop") as sender:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await five_from_a_peer(pilot, app, sender)
+            await pilot.press("f1")
+            await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help")
+            help_text = app.screen.markdown  # type: ignore[attr-defined]
+            missing = [key_id for key_id in console_ids if f"`{key_id}`" not in help_text]
+            assert missing == []
+            await pilot.press("escape")
+            # From the palette, as from its key: mark the highlighted message.
+            await run_command(pilot, app, "Incoming: Mark")
+            assert main(app).incoming.marked == 1
+            await quit_app(pilot, app)
