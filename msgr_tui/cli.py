@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SRC",
         help="source to receive from, repeatable",
     )
+    parser.add_argument(
+        "--browse",
+        action="append",
+        metavar="SRC",
+        help="source to browse: its messages are shown, never consumed (repeatable)",
+    )
+    parser.add_argument(
+        "--selector",
+        nargs=2,
+        action="append",
+        metavar=("SRC", "SELECTOR"),
+        help="a JMS-style selector the peer is asked to filter SRC with (repeatable)",
+    )
     parser.add_argument("--name", help="Messenger name (AMQP container-id)")
     parser.add_argument("--theme", help="UI theme (msgr-dark, msgr-light, msgr-16, ...)")
     return parser
@@ -69,6 +82,10 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         changes["listen_fallback"] = False
     if getattr(args, "subscribe", None):
         changes["subscribe"] = tuple(args.subscribe)
+    if getattr(args, "browse", None):
+        changes["browse"] = tuple(args.browse)
+    if getattr(args, "selector", None):
+        changes["selectors"] = tuple((source, selector) for source, selector in args.selector)
     if getattr(args, "name", None):
         changes["messenger_name"] = args.name
     if getattr(args, "theme", None):

@@ -35,6 +35,10 @@ class Settings:
     messenger_name: str | None = None
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
     subscribe: tuple[str, ...] = ()
+    # Sources subscribed as browsers: look, never consume (see Messenger.subscribe).
+    browse: tuple[str, ...] = ()
+    # (source, JMS-style selector) pairs sent on those sources' attach.
+    selectors: tuple[tuple[str, str], ...] = ()
     compose_address: str | None = None
     routes: tuple[tuple[str, str], ...] = ()
     rewrites: tuple[tuple[str, str | None], ...] = ()

@@ -11,7 +11,12 @@ from ..recovery import RecoveredMessage
 
 @dataclass(frozen=True, slots=True)
 class Subscribe:
+    """Receive from ``source`` (or listen there); ``browse``: show its messages without
+    consuming them; ``selector``: ask the peer to filter them (JMS-style)."""
+
     source: str
+    browse: bool = False
+    selector: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,15 @@ class Reject:
 @dataclass(frozen=True, slots=True)
 class Release:
     tracker: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Modify:
+    """Settle an incoming tracker MODIFIED: its delivery failed (the peer may count it),
+    and with ``undeliverable_here`` it should not come back to this receiver."""
+
+    tracker: int | None
+    undeliverable_here: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,7 @@ Command = (
     | Accept
     | Reject
     | Release
+    | Modify
     | Settle
     | Stop
 )

@@ -17,7 +17,7 @@ from ..messenger.events import RetryScheduled, TrackerUpdated
 from ..messenger.failures import Failure
 from ..messenger.snapshot import MessageSnapshot
 from ..messenger.status import Status
-from ..messenger.subscription import SubscriptionState
+from ..messenger.subscription import BrowseMode, Subscription, SubscriptionState
 
 __all__ = [
     "AtStake",
@@ -35,6 +35,7 @@ __all__ = [
     "ReplayAnswered",
     "RetryScheduled",
     "Severity",
+    "SourceReading",
     "Stats",
     "SubscriptionChanged",
     "TrackerUpdated",
@@ -76,6 +77,8 @@ class MessageArrived:
     tracker: int
     received_at: float
     message: MessageSnapshot
+    browsed: bool = False
+    """From a browsed source: shown, never accepted (given back when the session ends)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,29 @@ class SubscriptionChanged:
     state: SubscriptionState
     failure: Failure | None = None
     connect_address: str | None = None
+    reading: SourceReading | None = None
+    """How the source is read (browse, selector), once the subscription exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReading:
+    """What was asked of a source and what its peer's attach answer made of it."""
+
+    browse_mode: BrowseMode = BrowseMode.NONE
+    selector: str | None = None
+    selector_confirmed: bool | None = None
+    selector_honoured: bool | None = None
+    peer_product: str | None = None
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> SourceReading:
+        return cls(
+            subscription.browse_mode,
+            subscription.selector,
+            subscription.selector_confirmed,
+            subscription.selector_honoured,
+            subscription.peer_product,
+        )
 
 
 @dataclass(frozen=True, slots=True)

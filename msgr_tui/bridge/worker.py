@@ -45,13 +45,14 @@ from ..messenger.events import (
 from ..messenger.failures import Failure
 from ..messenger.snapshot import MessageSnapshot
 from ..messenger.status import Status
-from ..messenger.subscription import SubscriptionState
+from ..messenger.subscription import BrowseMode, SubscriptionState
 from ..recovery import RecoveredMessage, retire
 from ..settings import Settings
 from .commands import (
     Accept,
     Command,
     Forward,
+    Modify,
     Put,
     Reject,
     Release,
@@ -76,6 +77,7 @@ from .events import (
     PutFailed,
     ReplayAnswered,
     Severity,
+    SourceReading,
     Stats,
     SubscriptionChanged,
     UnansweredSaved,
@@ -99,6 +101,7 @@ STOP_GRACE = 5.0
 # Outgoing statuses that are a peer's answer; anything else (PENDING, ABORTED, or
 # None for a tracker the window let go) leaves the message unanswered.
 _ANSWERED = frozenset((ACCEPTED, REJECTED, RELEASED, MODIFIED, SETTLED))
+_BROWSING = frozenset((BrowseMode.COPY, BrowseMode.PEEK))
 
 
 @dataclass(slots=True)
@@ -211,8 +214,11 @@ class MessengerBridge:
         messenger.start()
         for index, source in enumerate(settings.listen):
             self._listen(source, fallback=settings.listen_fallback and index == 0)
+        selectors = dict(settings.selectors)
         for source in settings.subscribe:
-            self._subscribe(source)
+            self._subscribe(source, selector=selectors.get(source))
+        for source in settings.browse:
+            self._subscribe(source, browse=True, selector=selectors.get(source))
         try:
             messenger.recv(-1)
         except MessengerException as failure:
@@ -257,10 +263,14 @@ class MessengerBridge:
             return
         self._seq += 1
         self._received += 1
-        if messenger.incoming_window:
+        subscription = messenger.incoming_subscription
+        browsed = subscription is not None and subscription.browse_mode in _BROWSING
+        if messenger.incoming_window and not browsed:
             self._pending_in[tracker] = None
         snapshot = MessageSnapshot.of(message)
-        self._events.append(MessageArrived(self._seq, tracker, time.time(), snapshot))
+        self._events.append(MessageArrived(self._seq, tracker, time.time(), snapshot, browsed))
+        if browsed:
+            return  # given back by the Messenger, never decided here
         if not messenger.incoming_window:
             self._events.append(IncomingDecided(tracker, ACCEPTED, automatic=True))
 
@@ -289,6 +299,7 @@ class MessengerBridge:
             Accept: lambda command: self._act(self.messenger.accept, command.tracker, ACCEPTED),
             Reject: lambda command: self._act(self.messenger.reject, command.tracker, REJECTED),
             Release: lambda command: self._act(self.messenger.release, command.tracker, RELEASED),
+            Modify: self._modify,
             Settle: self._settle,
             Subscribe: self._subscribe_or_listen,
             Unsubscribe: self._unsubscribe,
@@ -304,7 +315,7 @@ class MessengerBridge:
         if parse_address(command.source).listen:
             self._listen(command.source, fallback=False)
         else:
-            self._subscribe(command.source)
+            self._subscribe(command.source, browse=command.browse, selector=command.selector)
 
     def _unsubscribe(self, command: Unsubscribe) -> None:
         self.messenger.unsubscribe(command.source)
@@ -315,6 +326,14 @@ class MessengerBridge:
             return
         self._stopping = True
         self._save_to = command.save_to
+
+    def _modify(self, command: Modify) -> None:
+        def modify(tracker: int | None) -> None:
+            self.messenger.modify(
+                tracker, delivery_failed=True, undeliverable_here=command.undeliverable_here
+            )
+
+        self._act(modify, command.tracker, MODIFIED)
 
     def _act(
         self, action: Callable[[int | None], None], tracker: int | None, outcome: Status
@@ -480,16 +499,25 @@ class MessengerBridge:
         self._events.append(SubscriptionChanged(source, SubscriptionState.FAILED, failure))
         self._events.append(Notice(text))
 
-    def _subscribe(self, source: str) -> None:
+    def _subscribe(self, source: str, *, browse: bool = False, selector: str | None = None) -> None:
         try:
-            subscription = self.messenger.subscribe(self.settings.with_credentials(source))
+            subscription = self.messenger.subscribe(
+                self.settings.with_credentials(source), browse=browse, selector=selector
+            )
         except MessengerException as error:
             failure = Failure(source, str(error))
             self._events.append(SubscriptionChanged(source, SubscriptionState.FAILED, failure))
             self._events.append(Notice(str(error)))
             return
         self._sources[subscription.address] = source
-        self._events.append(SubscriptionChanged(source, subscription.state, subscription.failure))
+        self._events.append(
+            SubscriptionChanged(
+                source,
+                subscription.state,
+                subscription.failure,
+                reading=SourceReading.of(subscription),
+            )
+        )
 
     def _on_messenger_event(self, event: MessengerEvent) -> None:
         events = self._events
@@ -524,7 +552,14 @@ class MessengerBridge:
             subscription = self._subscription(event.source)
             if subscription is not None:
                 source = self._sources.get(event.source, event.source)
-                events.append(SubscriptionChanged(source, subscription.state, subscription.failure))
+                events.append(
+                    SubscriptionChanged(
+                        source,
+                        subscription.state,
+                        subscription.failure,
+                        reading=SourceReading.of(subscription),
+                    )
+                )
         elif kind is FailureReported:
             # What the original logged and went on with: the user hears it once.
             events.append(Notice(explained(event.failure)))

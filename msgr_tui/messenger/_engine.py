@@ -83,6 +83,8 @@ class Conn:
         "put_since_io",
         "remote_container",
         "remote_opened",
+        "remote_product",
+        "remote_version",
         "senders",
         "session",
         "sock",
@@ -113,6 +115,9 @@ class Conn:
         self.session: Any = None
         self.remote_container: str | None = None
         self.remote_opened = False
+        # ``product`` and ``version`` from the properties of the peer's open frame.
+        self.remote_product: str | None = None
+        self.remote_version: str | None = None
         self.peer = ""
         self.links: list[Link] = []
         self.senders: dict[str | None, Link] = {}
@@ -164,6 +169,8 @@ class Conn:
             remote_idle,
             *frames,
             tuple(LinkView(link.address, link.role, link.opened_here) for link in self.links),
+            self.remote_product,
+            self.remote_version,
         )
 
     def __repr__(self) -> str:
@@ -378,16 +385,29 @@ class Driver:
     # ----------------------------------------------------------- engine work
 
     def open_link(
-        self, conn: Conn, is_sender: bool, name: str, terminus: str | None, *, durable: bool = False
+        self,
+        conn: Conn,
+        is_sender: bool,
+        name: str,
+        terminus: str | None,
+        *,
+        durable: bool = False,
+        copy: bool = False,
+        selector: str | None = None,
     ) -> Any:
-        """Create and open a link on ``conn``; returns the ``pn_link_t*``."""
+        """Create and open a link on ``conn``; returns the ``pn_link_t*``.
+
+        ``copy`` and ``selector`` are for receivers (see :func:`_pn.open_link`).
+        """
         if conn.session is None:
             # The peer ended our session (brokers do that when they refuse a
             # link): new links go on a fresh one, the connection itself is fine.
             session = _pn.session_new(conn.impl)
             _pn.session_open(session)
             conn.session = session
-        return _pn.open_link(conn.session, is_sender, name, terminus, durable=durable)
+        return _pn.open_link(
+            conn.session, is_sender, name, terminus, durable=durable, copy=copy, selector=selector
+        )
 
     def close_conn(self, conn: Conn) -> None:
         """Begin a clean AMQP close of ``conn``."""
@@ -693,6 +713,10 @@ class Driver:
         if conn is not None:
             conn.remote_opened = True
             conn.remote_container = _pn.remote_container(conn.impl)
+            properties = _pn.remote_properties(conn.impl)
+            product, version = properties.get("product"), properties.get("version")
+            conn.remote_product = str(product) if product is not None else None
+            conn.remote_version = str(version) if version is not None else None
             self.handler.on_connection_opened(conn)
 
     def _connection_remote_close(self, event: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _pn
 from ._credit import CreditScheduler
 from ._engine import Conn
 from ._incoming import IncomingQueue
@@ -82,6 +83,14 @@ class EngineHandler:
         if subscription is not None:
             subscription.state = SubscriptionState.ATTACHED
             subscription.failure = None
+            conn = link.conn
+            asked_selector = subscription.selector is not None
+            subscription.peer_answered(
+                subscription.browse and bool(_pn.remote_source_copies(link.impl)),
+                _pn.remote_source_selector(link.impl) if asked_selector else None,
+                conn.remote_product,
+                conn.remote_version,
+            )
         self.reports.event(
             LinkOpened(link.describe(), link.role, subscription.address if subscription else None)
         )
@@ -97,6 +106,7 @@ class EngineHandler:
             self._sender_closed(link, failure)
         else:
             self.credit.remove_link(link)
+            self.incoming.link_closed(link)
         subscription = link.subscription
         reason = failure or conn.failure
         if subscription is not None and subscription.state is not SubscriptionState.CLOSED:

@@ -12,12 +12,15 @@ from . import _pn
 from ._codec import decode_into
 from ._links import Incoming, Link
 from .errors import MessengerException
-from .status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
+from .status import ACCEPTED, MODIFIED, PENDING, REJECTED, RELEASED, SETTLED, Modification, Status
+from .subscription import BrowseMode, Subscription
 
 # Incoming trackers carry this bit so they never collide with outgoing ones.
 INCOMING_BIT = 1 << 62
 
 _DISPOSITION = {ACCEPTED: _pn.ACCEPTED, REJECTED: _pn.REJECTED, RELEASED: _pn.RELEASED}
+
+_VERB = {ACCEPTED: "accept", REJECTED: "reject", MODIFIED: "modify"}
 
 SettledListener = Callable[[int, Status], None]
 
@@ -35,6 +38,8 @@ class IncomingQueue:
         self.dirty = dirty
         self.messages: deque[Incoming] = deque()
         self._next_seq = 0
+        # Where the message got last came from (None: a listener's link without one).
+        self.last_subscription: Subscription | None = None
         self._recent: deque[Incoming] = deque()
         self._tracked: dict[int, Incoming] = {}
         # Entries of the window not decided yet, oldest first (may also hold
@@ -43,6 +48,8 @@ class IncomingQueue:
         self._undecided: deque[Incoming] = deque()
         # Told when a tracker leaves the window and is accepted for the application.
         self.on_auto_settled: SettledListener | None = None
+        # Browsed (PEEK) messages taken and held unsettled, by link, until given back.
+        self._held: dict[Link, list[Incoming]] = {}
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -91,6 +98,21 @@ class IncomingQueue:
         self._next_seq += 1
         data = entry.data
         entry.data = None
+        subscription = entry.link.subscription
+        self.last_subscription = subscription
+        mode = subscription.browse_mode if subscription is not None else BrowseMode.NONE
+        if mode is not BrowseMode.NONE:
+            self._browsed(entry, mode)
+            if message is not None:
+                try:
+                    decode_into(message, data)
+                except Exception as error:
+                    self.give_back_entry(entry)
+                    raise MessengerException(
+                        f"get: message from {entry.link.describe()} could not be decoded and "
+                        f"was given back (browsing): {error}"
+                    ) from None
+            return entry, data
         if message is not None:
             try:
                 decode_into(message, data)
@@ -109,8 +131,63 @@ class IncomingQueue:
             self.dispose(entry, ACCEPTED)
         return entry, data
 
-    def act(self, tracker: int | None, outcome: Status) -> bool:
-        """Settle one tracker, or every undecided one in the window; True if any."""
+    def _browsed(self, entry: Incoming, mode: BrowseMode) -> None:
+        """A browsed message is taken: tracked for its status, never accepted.
+
+        COPY: the peer sent a copy, given back at once. PEEK (and PENDING,
+        which cannot have deliveries): held unsettled, so the source keeps
+        it and sends it to nobody else, until :meth:`give_back`.
+        """
+        entry.browsed = True
+        if self.window:
+            self._recent.append(entry)
+            self._tracked[entry.tracker] = entry
+            self.trim()
+        if mode is BrowseMode.COPY:
+            self.dispose(entry, RELEASED)
+        else:
+            self._held.setdefault(entry.link, []).append(entry)
+
+    def give_back_entry(self, entry: Incoming) -> None:
+        """Release one browsed message now (held ones leave the held list)."""
+        held = self._held.get(entry.link)
+        if held is not None and entry in held:
+            held.remove(entry)
+        if entry.outcome is None:
+            self.dispose(entry, RELEASED)
+
+    def give_back(self, link: Link) -> None:
+        """Release every browsed message still held from ``link``."""
+        for entry in self._held.pop(link, ()):
+            if entry.outcome is None:
+                self.dispose(entry, RELEASED)
+
+    def link_closed(self, link: Link) -> None:
+        """``link`` is gone: its held messages are back at the source already."""
+        self._held.pop(link, None)
+
+    def held(self, link: Link) -> int:
+        return len(self._held.get(link, ()))
+
+    def act(
+        self, tracker: int | None, outcome: Status, modification: Modification | None = None
+    ) -> bool:
+        """Settle one tracker, or every undecided one in the window; True if any.
+
+        A browsed tracker can only be released (RELEASED); anything else raises.
+        Bulk acts (``tracker`` None) never touch browsed ones.
+        """
+        if tracker is not None:
+            entry = self._tracked.get(tracker)
+            if entry is not None and entry.browsed:
+                if outcome is not RELEASED:
+                    raise MessengerException(
+                        f"{_VERB.get(outcome, 'act')}: tracker {tracker} was browsed from "
+                        f"{entry.link.describe()}: it is given back to its source, never "
+                        "consumed (only release() applies)"
+                    )
+                self.give_back_entry(entry)
+                return True
         if tracker is None:
             tracked = self._tracked
             entries = [
@@ -123,15 +200,22 @@ class IncomingQueue:
             entry = self._tracked.get(tracker)
             entries = [entry] if entry is not None and entry.outcome is None else []
         for entry in entries:
-            self.dispose(entry, outcome)
+            self.dispose(entry, outcome, modification)
         return bool(entries)
 
     def settle(self, tracker: int) -> None:
         entry = self._tracked.pop(tracker, None)
         if entry is not None:
             self._recent.remove(entry)
-            if entry.outcome is None:
+            if entry.browsed:
+                # Never a bare settle: RabbitMQ does not take one as a give-back.
+                self.give_back_entry(entry)
+            elif entry.outcome is None:
                 self.dispose(entry, None)
+
+    def modification(self, tracker: int) -> Modification | None:
+        entry = self._tracked.get(tracker)
+        return entry.modification if entry is not None else None
 
     def status(self, tracker: int) -> Status | None:
         entry = self._tracked.get(tracker)
@@ -150,7 +234,7 @@ class IncomingQueue:
         while len(recent) > self.window:
             entry = recent.popleft()
             self._tracked.pop(entry.tracker, None)
-            if entry.outcome is None:
+            if entry.outcome is None and not entry.browsed:
                 self.dispose(entry, ACCEPTED)
                 if self.on_auto_settled is not None:
                     self.on_auto_settled(entry.tracker, ACCEPTED)
@@ -158,19 +242,27 @@ class IncomingQueue:
         while undecided and undecided[0].tracker not in self._tracked:
             undecided.popleft()
 
-    def dispose(self, entry: Incoming, outcome: Status | None) -> None:
+    def dispose(
+        self, entry: Incoming, outcome: Status | None, modification: Modification | None = None
+    ) -> None:
         """Settle an incoming delivery with ``outcome`` (None: settle without one).
 
-        Only the engine's state changes; the frame goes out with the next
-        round of I/O on its connection.
+        ``modification`` carries the flags of a MODIFIED outcome. Only the
+        engine's state changes; the frame goes out with the next round of I/O
+        on its connection.
         """
         entry.outcome = outcome
         delivery = entry.delivery
         entry.delivery = None
         link = entry.link
+        if outcome is MODIFIED:
+            entry.modification = modification or Modification(True, False)
         if delivery is None or link.closed:
             return
-        if outcome is not None:
+        if outcome is MODIFIED:
+            flags = entry.modification
+            _pn.delivery_modify(delivery, flags.delivery_failed, flags.undeliverable_here)
+        elif outcome is not None:
             _pn.delivery_update(delivery, _DISPOSITION[outcome])
         _pn.delivery_settle(delivery)
         self.dirty.add(link.conn)

@@ -50,6 +50,7 @@ class Lifecycle:
             self.outgoing.abort_queue(link, None)
         if self.retrier is not None:
             self.retrier.abandon()
+        self.subscriptions.give_back_all()
         for listener in list(self.driver.listeners):
             self.subscriptions.close_listener(listener)
         self.advance()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .status import PENDING, Status
+from .status import PENDING, Modification, Status
 
 if TYPE_CHECKING:
     from ._engine import Conn
@@ -96,6 +96,7 @@ class Outgoing:
         "delivery",
         "failure",
         "link",
+        "modification",
         "sequence",
         "settled",
         "status",
@@ -113,12 +114,14 @@ class Outgoing:
         # Settled by this side before it was sent: it goes out pre-settled.
         self.settled = False
         self.failure: Failure | None = None
+        # The flags of a MODIFIED answer.
+        self.modification: Modification | None = None
 
 
 class Incoming:
     """A message received and not yet settled."""
 
-    __slots__ = ("data", "delivery", "link", "outcome", "tracker")
+    __slots__ = ("browsed", "data", "delivery", "link", "modification", "outcome", "tracker")
 
     def __init__(self, data: bytes | bytearray, delivery: Any, link: Link) -> None:
         self.data = data
@@ -126,3 +129,6 @@ class Incoming:
         self.link = link
         self.tracker = -1
         self.outcome: Status | None = None
+        # Taken from a browsing subscription: never accepted, only given back.
+        self.browsed = False
+        self.modification: Modification | None = None

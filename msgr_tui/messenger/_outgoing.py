@@ -9,7 +9,17 @@ from typing import Any
 from . import _pn
 from ._links import Link, Outgoing
 from .failures import Failure
-from .status import ABORTED, ACCEPTED, MODIFIED, PENDING, REJECTED, RELEASED, SETTLED, Status
+from .status import (
+    ABORTED,
+    ACCEPTED,
+    MODIFIED,
+    PENDING,
+    REJECTED,
+    RELEASED,
+    SETTLED,
+    Modification,
+    Status,
+)
 
 _REMOTE_STATUS = {
     _pn.ACCEPTED: ACCEPTED,
@@ -131,6 +141,8 @@ class OutgoingQueue:
         if state == _pn.RECEIVED or (not state and not _pn.delivery_settled(delivery)):
             return
         entry = link.unanswered.pop(delivery, None)
+        if entry is not None and state == _pn.MODIFIED:
+            entry.modification = Modification(*_pn.remote_modification(delivery))
         _pn.delivery_settle(delivery)
         if entry is None:
             return
@@ -143,6 +155,10 @@ class OutgoingQueue:
     def status(self, tracker: int) -> Status | None:
         entry = self._tracked.get(tracker)
         return entry.status if entry is not None else None
+
+    def modification(self, tracker: int) -> Modification | None:
+        entry = self._tracked.get(tracker)
+        return entry.modification if entry is not None else None
 
     def failure(self, tracker: int) -> Failure | None:
         entry = self._tracked.get(tracker)

@@ -19,7 +19,7 @@ from typing import Any
 
 import cproton
 from cproton_ffi import ffi, lib
-from proton import Collector, Connection, Data, Message, Transport
+from proton import Collector, Connection, Data, Described, Message, Transport, symbol
 
 from .failures import Condition
 
@@ -68,6 +68,17 @@ def remote_container(connection: Any) -> str | None:
     return cproton.pn_connection_remote_container(connection)
 
 
+def remote_properties(connection: Any) -> dict[str, Any]:
+    """The connection properties of the peer's open frame (``product``, ``version``...).
+
+    Keys are plain strings; an open without properties gives an empty dict.
+    """
+    value = _object(lib.pn_connection_remote_properties(connection))
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): item for key, item in value.items()}
+
+
 # ------------------------------------------------------------------- links
 
 link_open = lib.pn_link_open
@@ -89,12 +100,28 @@ link_send = lib.pn_link_send
 link_recv = lib.pn_link_recv
 
 
+# The JMS-style selector filter, as Proton's own ``reactor.Selector`` writes it:
+# key ``selector``, value described by ``apache.org:selector-filter:string``.
+SELECTOR_KEY = symbol("selector")
+SELECTOR_DESCRIPTOR = symbol("apache.org:selector-filter:string")
+_SELECTOR_CODE = 0x0000468C00000004  # the same descriptor as a numeric code
+
+
 def open_link(
-    session: Any, is_sender: bool, name: str, terminus: str | None, *, durable: bool = False
+    session: Any,
+    is_sender: bool,
+    name: str,
+    terminus: str | None,
+    *,
+    durable: bool = False,
+    copy: bool = False,
+    selector: str | None = None,
 ) -> Any:
     """Create and open a link on ``session``; ``terminus`` is the target (sender) or source.
 
     ``durable`` asks for a durable target (terminus durability unsettled-state).
+    For a receiver, ``copy`` asks for distribution-mode ``copy`` (browse) and
+    ``selector`` sends a JMS-style selector filter on its source.
     """
     if is_sender:
         impl = cproton.pn_sender(session, name)
@@ -105,10 +132,53 @@ def open_link(
             lib.pn_terminus_set_durability(target, lib.PN_DELIVERIES)
     else:
         impl = cproton.pn_receiver(session, name)
+        source = lib.pn_link_source(impl)
         if terminus is not None:
-            cproton.pn_terminus_set_address(lib.pn_link_source(impl), terminus)
+            cproton.pn_terminus_set_address(source, terminus)
+        if copy:
+            lib.pn_terminus_set_distribution_mode(source, lib.PN_DIST_MODE_COPY)
+        if selector is not None:
+            Data(lib.pn_terminus_filter(source)).put_dict(
+                {SELECTOR_KEY: Described(SELECTOR_DESCRIPTOR, selector)}
+            )
     lib.pn_link_open(impl)
     return impl
+
+
+def remote_source_copies(impl: Any) -> bool:
+    """Whether the peer's attach answer has distribution-mode ``copy`` on the source."""
+    source = lib.pn_link_remote_source(impl)
+    return lib.pn_terminus_get_distribution_mode(source) == lib.PN_DIST_MODE_COPY
+
+
+def remote_source_selector(impl: Any) -> str | None:
+    """The selector expression in the filter of the peer's attach answer, if there is one.
+
+    Found by its descriptor (symbolic or numeric), whatever the key.
+    """
+    value = _object(lib.pn_terminus_filter(lib.pn_link_remote_source(impl)))
+    if not isinstance(value, dict):
+        return None
+    for item in value.values():
+        if isinstance(item, Described) and item.descriptor in (
+            SELECTOR_DESCRIPTOR,
+            _SELECTOR_CODE,
+        ):
+            return str(item.value)
+    return None
+
+
+def _object(pointer: Any) -> Any:
+    """The first value of a ``pn_data_t*`` as a Python object (None when empty)."""
+    if not pointer:
+        return None
+    data = Data(pointer)
+    data.rewind()
+    if not data.next():
+        return None
+    value = data.get_object()
+    data.rewind()
+    return value
 
 
 def accept_remote_link(impl: Any) -> tuple[str | None, str | None]:
@@ -142,6 +212,23 @@ delivery_pending = lib.pn_delivery_pending
 delivery_partial = lib.pn_delivery_partial
 delivery_aborted = lib.pn_delivery_aborted
 from_buffer = ffi.from_buffer
+
+
+def delivery_modify(delivery: Any, delivery_failed: bool, undeliverable_here: bool) -> None:
+    """Set the MODIFIED outcome, with its two flags, as the delivery's local state."""
+    disposition = lib.pn_delivery_local(delivery)
+    lib.pn_disposition_set_failed(disposition, delivery_failed)
+    lib.pn_disposition_set_undeliverable(disposition, undeliverable_here)
+    lib.pn_delivery_update(delivery, lib.PN_MODIFIED)
+
+
+def remote_modification(delivery: Any) -> tuple[bool, bool]:
+    """The (delivery-failed, undeliverable-here) flags of the peer's MODIFIED outcome."""
+    disposition = lib.pn_delivery_remote(delivery)
+    return (
+        bool(lib.pn_disposition_is_failed(disposition)),
+        bool(lib.pn_disposition_is_undeliverable(disposition)),
+    )
 
 
 def new_delivery(link: Any, tag: int) -> Any:

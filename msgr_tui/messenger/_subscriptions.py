@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from . import _pn
 from ._credit import CreditScheduler
 from ._engine import Conn, Driver, Listener
+from ._incoming import IncomingQueue
 from ._links import Link
 from ._router import Router
 from .address import AddressError, parse_address
@@ -20,31 +21,43 @@ if TYPE_CHECKING:
 class Subscriptions:
     """Every subscription by the source it was made with, and what serves it."""
 
-    def __init__(self, driver: Driver, router: Router, credit: CreditScheduler) -> None:
+    def __init__(
+        self, driver: Driver, router: Router, credit: CreditScheduler, incoming: IncomingQueue
+    ) -> None:
         self.driver = driver
         self.router = router
         self.credit = credit
+        self.incoming = incoming
         self.retrier: Retrier | None = None
         self.by_source: dict[str, Subscription] = {}
         self._links: dict[str, Link] = {}
         self._listeners: dict[str, Listener] = {}
 
-    def subscribe(self, source: str) -> Subscription:
+    def subscribe(
+        self, source: str, *, browse: bool = False, selector: str | None = None
+    ) -> Subscription:
         """Listen, or attach a receiver link; the route rules apply to ``source`` first.
 
         Raises for what cannot be tried at all (an address that does not
         parse, a host that does not resolve, a port in use, TLS files that
         cannot be loaded). A connection that is refused leaves the
         subscription FAILED, with the reason, as the original went on.
+        ``browse`` and ``selector`` (extensions) shape the receiver's source.
         """
         existing = self.by_source.get(source)
         if existing is not None and existing.active:
+            if existing.browse != browse or existing.selector != selector:
+                raise MessengerException(
+                    f"subscribe: already subscribed to {source!r} with "
+                    f"browse={existing.browse}, selector={existing.selector!r}; "
+                    "unsubscribe first to subscribe with other options"
+                )
             return existing
         target, routed_note = self.router.routed(source)
         peer = self.router.peer_target(target)
         if peer is not None:
             conn, address = peer
-            subscription = Subscription(source, address)
+            subscription = Subscription(source, address, browse=browse, selector=selector)
             self.attach(subscription, conn)
             self.by_source[source] = subscription
             return subscription
@@ -52,7 +65,11 @@ class Subscriptions:
             address = parse_address(target)
         except AddressError as error:
             raise AddressError(f"{error}{routed_note}") from None
-        subscription = Subscription(source, address)
+        if address.listen and (browse or selector is not None):
+            raise MessengerException(
+                f"subscribe: {source!r} listens; browse and selector apply to a remote source"
+            )
+        subscription = Subscription(source, address, browse=browse, selector=selector)
         if address.listen:
             domain = self.router.tls_domain("server") if address.tls else None
             listener = self.driver.listen(address, domain)
@@ -86,10 +103,17 @@ class Subscriptions:
     def attach(self, subscription: Subscription, conn: Conn) -> None:
         """Open the receiver link of a remote subscription on ``conn``."""
         name = subscription.source_name
-        impl = self.driver.open_link(conn, False, self.router.link_name(name), name)
+        impl = self.driver.open_link(
+            conn,
+            False,
+            self.router.link_name(name),
+            name,
+            copy=subscription.browse,
+            selector=subscription.selector,
+        )
         link = self.router.new_link(impl, conn, False, name, opened_here=True)
         link.subscription = subscription
-        subscription.state = SubscriptionState.CONNECTING
+        subscription.attaching()
         self._links[subscription.address] = link
         self.credit.add_link(link)
         self.driver.process()
@@ -112,6 +136,8 @@ class Subscriptions:
             self.close_listener(listener)
         link = self._links.pop(key, None)
         if link is not None and not link.closed:
+            # Browsed messages still held go back before the link closes.
+            self.incoming.give_back(link)
             _pn.link_close(link.impl)
             # Its credit comes back once the peer has closed it too (on_link_closed).
             self.credit.close_link(link)
@@ -124,6 +150,12 @@ class Subscriptions:
                 del self._listeners[key]
         if listener.subscription is not None:
             listener.subscription.state = SubscriptionState.CLOSED
+
+    def give_back_all(self) -> None:
+        """Stopping: every browsed message still held goes back to its source."""
+        for link in self._links.values():
+            if not link.closed:
+                self.incoming.give_back(link)
 
     def close_all(self) -> None:
         for subscription in self.by_source.values():

@@ -31,7 +31,7 @@ from ._subscriptions import Subscriptions
 from .errors import MessengerException, Timeout
 from .events import MessengerEvent
 from .failures import Failure
-from .status import ACCEPTED, REJECTED, RELEASED, Status
+from .status import ACCEPTED, MODIFIED, REJECTED, RELEASED, Modification, Status
 from .subscription import Subscription
 from .views import ConnectionView, RetryView
 
@@ -79,7 +79,7 @@ class Messenger:
         outgoing.on_status = reports.tracker_updated
         incoming.on_auto_settled = reports.incoming_settled
         self._router = router = Router(options, driver, outgoing, reports)
-        self._subscriptions = subscriptions = Subscriptions(driver, router, credit)
+        self._subscriptions = subscriptions = Subscriptions(driver, router, credit, incoming)
         self._lifecycle = lifecycle = Lifecycle(driver, router, outgoing, subscriptions)
         self._retrier = retrier = Retrier(
             options, lifecycle, driver, router, outgoing, subscriptions, reports
@@ -359,6 +359,14 @@ class Messenger:
         return self._credit.receiving
 
     @property
+    def incoming_subscription(self) -> Subscription | None:
+        """Extension: the subscription the message got last came from (None before the
+        first ``get``, or for a message that came to a listener), as the C Messenger's
+        ``pn_messenger_incoming_subscription``: a program reading several sources (some
+        browsed) knows which one each message is from."""
+        return self._incoming.last_subscription
+
+    @property
     def subscriptions(self) -> list[Subscription]:
         """Extension: the current subscriptions, in the order they were made."""
         return list(self._subscriptions.by_source.values())
@@ -405,16 +413,42 @@ class Messenger:
 
     # ---------------------------------------------------------- subscribing
 
-    def subscribe(self, source: str) -> Subscription:
+    def subscribe(
+        self, source: str, *, browse: bool = False, selector: str | None = None
+    ) -> Subscription:
         """Receive from ``source``: a remote node, or ``[amqp[s]://]~host[:port]`` to listen.
 
         Listening binds at once (a port in use raises MessengerException).
         A remote source opens a receiver link whose source is the address's
         name; subscribing twice to the same source returns the first
-        subscription. ``amqps://~`` listeners need :attr:`certificate` and
+        subscription (with other ``browse``/``selector`` options it raises).
+        ``amqps://~`` listeners need :attr:`certificate` and
         :attr:`private_key`.
+
+        Extensions, for remote sources only:
+
+        ``browse=True`` reads the source without consuming it. The link asks
+        for distribution-mode ``copy``; ``Subscription.browse_mode`` says what
+        the peer's attach answer made of it. ``COPY`` (the peer confirmed it,
+        and is not known to only echo it): each message is a copy, given back
+        (RELEASED) by ``get``. ``PEEK`` (not confirmed, or RabbitMQ, which
+        echoes ``copy`` but removes what is accepted): messages are held
+        unsettled, so the source keeps them and sends them to no other
+        consumer meanwhile, and they are given back (RELEASED, which does not
+        count as a failed delivery) at ``unsubscribe``, ``stop``, or
+        ``release(tracker)`` (a broker may then send it again). Browsed
+        messages are never accepted: ``accept``, ``reject`` and ``modify`` of
+        their trackers raise MessengerException, ``settle`` releases, bulk
+        ``accept()``/``reject()`` and the incoming window pass them by.
+
+        ``selector`` sends a JMS-style selector (``"color = 'red'"``) as the
+        source's filter (key ``selector``, descriptor
+        ``apache.org:selector-filter:string``, as Proton's ``Selector``).
+        ``Subscription.selector_confirmed`` says whether the peer echoed it,
+        ``selector_honoured`` whether that echo can be trusted (False for
+        RabbitMQ, which echoes it and filters nothing).
         """
-        return self._subscriptions.subscribe(source)
+        return self._subscriptions.subscribe(source, browse=browse, selector=selector)
 
     def unsubscribe(self, source: str | Subscription) -> None:
         """Extension: stop receiving from a source (close its link or listener)."""
@@ -486,9 +520,10 @@ class Messenger:
         Outgoing: PENDING until the peer answers, then ACCEPTED, REJECTED,
         RELEASED or MODIFIED (SETTLED if it settled without an outcome), ABORTED
         if the connection failed first; None outside the outgoing window.
-        Incoming: ACCEPTED/REJECTED/RELEASED once you acted, SETTLED if the
-        sender settled it first, PENDING while it waits for you; None outside
-        the incoming window.
+        Incoming: ACCEPTED/REJECTED/RELEASED (MODIFIED, an extension) once you
+        acted, SETTLED if the sender settled it first, PENDING while it waits
+        for you; None outside the incoming window. A browsed message (see
+        ``subscribe(browse=True)``) reports RELEASED once given back.
         """
         if tracker & INCOMING_BIT:
             return self._incoming.status(tracker)
@@ -611,9 +646,38 @@ class Messenger:
         """Extension: give messages back unprocessed (a broker requeues them)."""
         self._act(tracker, RELEASED)
 
-    def _act(self, tracker: int | None, outcome: Status) -> None:
+    def modify(
+        self,
+        tracker: int | None = None,
+        *,
+        delivery_failed: bool = True,
+        undeliverable_here: bool = False,
+    ) -> None:
+        """Extension: settle incoming trackers with the MODIFIED outcome.
+
+        Like ``release``, the message goes back to its source, here with two
+        flags: ``delivery_failed`` (the attempt counts: a broker raises the
+        delivery count) and ``undeliverable_here`` (do not send it to this
+        link again). ``tracker`` None modifies every undecided tracker in the
+        window. ``status`` then reports MODIFIED and :meth:`modification` the
+        flags. Local state only, like ``accept``. Not every peer takes it:
+        RabbitMQ 3.10 ends the session (``amqp:invalid-field``), reported as
+        the subscription's failure (and raised in ``raise_failures`` mode).
+        """
+        self._act(tracker, MODIFIED, Modification(bool(delivery_failed), bool(undeliverable_here)))
+
+    def modification(self, tracker: int) -> Modification | None:
+        """Extension: the flags of a MODIFIED tracker (incoming: as you modified it;
+        outgoing: as the peer answered), else None."""
+        if tracker & INCOMING_BIT:
+            return self._incoming.modification(tracker)
+        return self._outgoing.modification(tracker)
+
+    def _act(
+        self, tracker: int | None, outcome: Status, modification: Modification | None = None
+    ) -> None:
         # Local state only: the disposition goes out with the next call that does I/O.
-        self._incoming.act(tracker, outcome)
+        self._incoming.act(tracker, outcome, modification)
 
     # ------------------------------------------------------------ pumping
 

@@ -6,6 +6,8 @@ Each status is a singleton: compare with ``is`` (``status(t) is ACCEPTED``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 __all__ = [
     "ABORTED",
     "ACCEPTED",
@@ -14,6 +16,7 @@ __all__ = [
     "REJECTED",
     "RELEASED",
     "SETTLED",
+    "Modification",
     "Status",
 ]
 
@@ -48,3 +51,16 @@ ABORTED = Status("ABORTED")
 """The connection failed or closed before the peer answered."""
 SETTLED = Status("SETTLED")
 """Incoming: the sender settled the delivery before you acted on it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Modification:
+    """The two flags of a MODIFIED outcome (an extension; see ``Messenger.modify``).
+
+    ``delivery_failed``: the attempt counts as failed (a peer raises the
+    message's delivery count); ``undeliverable_here``: the peer should not
+    deliver it to this link again.
+    """
+
+    delivery_failed: bool
+    undeliverable_here: bool

@@ -7,7 +7,13 @@ from enum import StrEnum
 from .address import Address
 from .failures import Failure
 
-__all__ = ["Subscription", "SubscriptionState"]
+__all__ = ["ECHO_ONLY_PRODUCTS", "BrowseMode", "Subscription", "SubscriptionState"]
+
+ECHO_ONLY_PRODUCTS = frozenset({"RabbitMQ"})
+"""Peers (the ``product`` of their open frame) known to echo distribution-mode
+``copy`` and selector filters in their attach answer without honouring either:
+RabbitMQ 3.10 removes the messages a "browser" accepts and delivers every
+message whatever the selector."""
 
 
 class SubscriptionState(StrEnum):
@@ -27,6 +33,23 @@ class SubscriptionState(StrEnum):
     """The peer refused or closed the link with an error, or the connection failed."""
 
 
+class BrowseMode(StrEnum):
+    """How a subscription reads its source (an extension; see ``subscribe(browse=True)``)."""
+
+    NONE = "none"
+    """Not browsing: messages are consumed, as in the original."""
+    PENDING = "pending"
+    """Browsing was asked for; the peer has not answered the attach yet."""
+    COPY = "copy"
+    """The peer confirmed distribution-mode ``copy`` (and is not known to only echo it):
+    it sends copies and keeps the messages. Each one is given back (RELEASED) by ``get``."""
+    PEEK = "peek"
+    """The peer did not confirm ``copy``, or only echoes it (RabbitMQ): messages are
+    taken and held unsettled, never accepted, so the source keeps them; they are
+    given back (RELEASED) when the subscription ends (``unsubscribe``, ``stop``)
+    or with ``release(tracker)``."""
+
+
 class Subscription:
     """A source the Messenger receives from: a remote node or a ``~`` listener.
 
@@ -36,14 +59,96 @@ class Subscription:
     ``failure`` say how it is doing (extensions).
     """
 
-    __slots__ = ("_address", "_parsed", "failure", "port", "state")
+    __slots__ = (
+        "_address",
+        "_browse",
+        "_parsed",
+        "_selector",
+        "browse_mode",
+        "copy_echoed",
+        "echo_trusted",
+        "failure",
+        "peer_product",
+        "peer_version",
+        "port",
+        "selector_confirmed",
+        "state",
+    )
 
-    def __init__(self, address: str, parsed: Address) -> None:
+    def __init__(
+        self, address: str, parsed: Address, *, browse: bool = False, selector: str | None = None
+    ) -> None:
         self._address = address
         self._parsed = parsed
+        self._browse = browse
+        self._selector = selector
         self.port: int | None = parsed.port
         self.state = SubscriptionState.CONNECTING
         self.failure: Failure | None = None
+        self.browse_mode = BrowseMode.PENDING if browse else BrowseMode.NONE
+        """Extension: how the source is read (see :class:`BrowseMode`)."""
+        self.copy_echoed: bool | None = None
+        """Extension: whether the peer's attach answer carried ``copy`` back (None until
+        attached, or when browsing was not asked for)."""
+        self.selector_confirmed: bool | None = None
+        """Extension: whether the peer's attach answer carried the selector filter back
+        (None until attached, or without a selector). See :attr:`selector_honoured`."""
+        self.peer_product: str | None = None
+        """Extension: ``product`` of the peer's open frame, once attached (None if unsent)."""
+        self.peer_version: str | None = None
+        """Extension: ``version`` of the peer's open frame, once attached."""
+        self.echo_trusted: bool | None = None
+        """Extension: whether the peer's attach answer can be taken at its word: False
+        for peers known to echo ``copy`` and selectors without honouring them
+        (:data:`ECHO_ONLY_PRODUCTS`: RabbitMQ); None until attached."""
+
+    @property
+    def browse(self) -> bool:
+        """Extension: whether ``subscribe`` asked to browse (not consume) the source."""
+        return self._browse
+
+    @property
+    def selector(self) -> str | None:
+        """Extension: the selector ``subscribe`` sent on the attach, if any."""
+        return self._selector
+
+    @property
+    def selector_honoured(self) -> bool | None:
+        """Extension: whether the peer filters by the selector, as far as can be known.
+
+        True when the peer confirmed the filter and its echo is trusted; False
+        when it did not confirm it, or only echoes it (RabbitMQ: every message
+        is delivered); None without a selector or until attached.
+        """
+        if self.selector_confirmed is None:
+            return None
+        return self.selector_confirmed and bool(self.echo_trusted)
+
+    def peer_answered(
+        self,
+        copy_echoed: bool,
+        selector_echoed: str | None,
+        product: str | None,
+        version: str | None,
+    ) -> None:
+        """The peer attached the link: decide the browse mode and the selector's standing."""
+        self.peer_product = product
+        self.peer_version = version
+        self.echo_trusted = trusted = product not in ECHO_ONLY_PRODUCTS
+        if self._browse:
+            self.copy_echoed = copy_echoed
+            self.browse_mode = BrowseMode.COPY if copy_echoed and trusted else BrowseMode.PEEK
+        if self._selector is not None:
+            self.selector_confirmed = selector_echoed is not None
+
+    def attaching(self) -> None:
+        """A (new) receiver link is asked for: what the last peer answered no longer holds."""
+        self.state = SubscriptionState.CONNECTING
+        if self._browse:
+            self.browse_mode = BrowseMode.PENDING
+            self.copy_echoed = None
+        self.selector_confirmed = None
+        self.echo_trusted = None
 
     @property
     def address(self) -> str:
@@ -84,4 +189,7 @@ class Subscription:
         return f"{text}/{parsed.name}" if parsed.name else text
 
     def __repr__(self) -> str:
-        return f"Subscription({self._address!r}, state={self.state.value!r})"
+        extra = f", browse_mode={self.browse_mode.value!r}" if self._browse else ""
+        if self._selector is not None:
+            extra += f", selector={self._selector!r}"
+        return f"Subscription({self._address!r}, state={self.state.value!r}{extra})"

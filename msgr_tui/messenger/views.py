@@ -41,6 +41,10 @@ class ConnectionView:
     frames_received: int
     frames_sent: int
     links: tuple[LinkView, ...]
+    remote_product: str | None = None
+    """``product`` from the properties of the peer's open frame (``RabbitMQ``...)."""
+    remote_version: str | None = None
+    """``version`` from the same properties (``3.10.8``...)."""
 
 
 @dataclass(frozen=True, slots=True)

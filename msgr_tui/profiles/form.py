@@ -137,6 +137,10 @@ def _table(form: ProfileForm, previous: Profile | None) -> dict[str, Any]:
     else:
         put("listen", _split_lines(listen))
     put("subscribe", _split_lines(form.subscribe))
+    if previous is not None:
+        # Not fields of the form: kept as the file has them (edit them there).
+        put("browse", list(previous.browse))
+        put("selectors", [list(pair) for pair in previous.selectors])
     put("compose_address", form.compose_address.strip())
     put("routes", _rules(form.routes))
     put("rewrites", _rules(form.rewrites))

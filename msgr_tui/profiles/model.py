@@ -18,6 +18,8 @@ PROFILE_KEYS = (
     "messenger_name",
     "listen",
     "subscribe",
+    "browse",
+    "selectors",
     "compose_address",
     "routes",
     "rewrites",
@@ -70,6 +72,9 @@ class Profile:
     # None: the built-in listener (trying the next ports when it is taken); () listens nowhere.
     listen: tuple[str, ...] | None = None
     subscribe: tuple[str, ...] = ()
+    # Sources to browse (never consumed), and selectors sent on sources' attach.
+    browse: tuple[str, ...] = ()
+    selectors: tuple[Rule, ...] = ()
     compose_address: str | None = None
     routes: tuple[Rule, ...] = ()
     rewrites: tuple[Rule, ...] = ()

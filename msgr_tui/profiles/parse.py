@@ -159,10 +159,35 @@ def rules(value: object) -> tuple[Rule, ...]:
     return tuple(result)
 
 
+def selectors(value: object) -> tuple[Rule, ...]:
+    """``[[source, selector], ...]``: a JMS-style selector for each source named."""
+    if not isinstance(value, list):
+        raise Invalid(f"expected an array of [source, selector] pairs, got {describe(value)}")
+    result = []
+    for index, item in enumerate(value):
+        if (
+            not isinstance(item, list)
+            or len(item) != 2
+            or not all(isinstance(part, str) and part.strip() for part in item)
+        ):
+            raise Invalid(
+                f"item {index + 1}: expected a [source, selector] pair of strings, "
+                f"got {describe(item)}"
+            )
+        try:
+            source = address(item[0], listen=False)
+        except Invalid as error:
+            raise Invalid(f"item {index + 1}: {error}") from None
+        result.append((source, item[1]))
+    return tuple(result)
+
+
 PROFILE_CHECKERS: dict[str, Callable[[object], Any]] = {
     "messenger_name": text,
     "listen": addresses(listen=True),
     "subscribe": addresses(listen=False),
+    "browse": addresses(listen=False),
+    "selectors": selectors,
     "compose_address": lambda value: address(value, listen=False),
     "routes": rules,
     "rewrites": rules,

@@ -123,6 +123,8 @@ def resolve(
         listen=profile.listen if profile.listen is not None else (DEFAULT_LISTEN,),
         listen_fallback=profile.listen is None,
         subscribe=profile.subscribe,
+        browse=profile.browse,
+        selectors=profile.selectors,
         compose_address=profile.compose_address,
         routes=profile.routes,
         rewrites=profile.rewrites,

@@ -39,6 +39,10 @@ def profile_table(profile: Profile) -> dict[str, Any]:
         table["listen"] = list(profile.listen)
     if profile.subscribe:
         table["subscribe"] = list(profile.subscribe)
+    if profile.browse:
+        table["browse"] = list(profile.browse)
+    if profile.selectors:
+        table["selectors"] = [list(pair) for pair in profile.selectors]
     if profile.compose_address is not None:
         table["compose_address"] = profile.compose_address
     for key in ("routes", "rewrites"):

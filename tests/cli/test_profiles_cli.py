@@ -156,3 +156,18 @@ def test_a_broken_config_starts_on_defaults_with_the_error_as_a_notice(tmp_path:
     assert not session.writable
     assert len(notices) == 1
     assert f"{path}:3: profiles.prod.listen: expected an array" in notices[0]
+
+
+def test_browse_and_selector_on_the_command_line_reach_the_session(config: Path) -> None:
+    settings, _, _ = startup(
+        "--config",
+        str(config),
+        "--browse",
+        "amqp://broker.example//amq/queue/audit",
+        "--selector",
+        "amqp://broker.example/orders",
+        "region = 'eu'",
+    )
+    assert settings.browse == ("amqp://broker.example//amq/queue/audit",)
+    assert settings.selectors == (("amqp://broker.example/orders", "region = 'eu'"),)
+    assert settings.subscribe == ("amqp://broker.example/orders",)  # the profile's, kept

@@ -46,6 +46,8 @@ listen = ["amqp://~127.0.0.1:0"]
 messenger_name = "ops-console"
 listen = ["amqps://~0.0.0.0:5671", "amqp://~127.0.0.1:5672"]
 subscribe = ["amqps://broker.example:5671/orders", "amqp://peer/news"]
+browse = ["amqps://broker.example:5671//amq/queue/audit"]
+selectors = [["amqps://broker.example:5671/orders", "region = 'eu'"]]
 compose_address = "amqps://broker.example:5671/replies"
 routes = [["amqp://orders/*", "amqps://broker.example:5671/$1"], ["*", "amqp://relay/$1"]]
 rewrites = [["amqp://%@broker.example/*", "amqp://broker.example/$1"]]
@@ -87,6 +89,8 @@ EXPECTED = Config(
             messenger_name="ops-console",
             listen=("amqps://~0.0.0.0:5671", "amqp://~127.0.0.1:5672"),
             subscribe=("amqps://broker.example:5671/orders", "amqp://peer/news"),
+            browse=("amqps://broker.example:5671//amq/queue/audit",),
+            selectors=(("amqps://broker.example:5671/orders", "region = 'eu'"),),
             compose_address="amqps://broker.example:5671/replies",
             routes=(
                 ("amqp://orders/*", "amqps://broker.example:5671/$1"),
@@ -152,6 +156,15 @@ listen = [
 subscribe = [
     "amqps://broker.example:5671/orders",
     "amqp://peer/news",
+]
+browse = [
+    "amqps://broker.example:5671//amq/queue/audit",
+]
+selectors = [
+    [
+        "amqps://broker.example:5671/orders",
+        "region = 'eu'",
+    ],
 ]
 compose_address = "amqps://broker.example:5671/replies"
 routes = [

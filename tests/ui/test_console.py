@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from msgr_tui.messagefile import MessageRecord, read_messages, save_messages
 from msgr_tui.messagefile.sections import Body, BodyKind
-from msgr_tui.messenger import ACCEPTED, PENDING, REJECTED, Messenger
+from msgr_tui.messenger import ACCEPTED, MODIFIED, PENDING, REJECTED, Messenger
 from msgr_tui.messenger.snapshot import MessageSnapshot
 from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.screens.ask import AskScreen
@@ -392,3 +392,29 @@ async def test_the_help_lists_every_console_key_by_id_and_the_palette_offers_eac
             await run_command(pilot, app, "Incoming: Mark")
             assert main(app).incoming.marked == 1
             await quit_app(pilot, app)
+
+
+async def test_f_and_u_settle_as_modified_and_the_sender_hears_the_flags() -> None:
+    app = app_with()
+    async with app.run_test(size=SIZE) as pilot:
+        await listening(pilot, app)
+        for subject in ("try again", "not here"):
+            await pilot.press("2", "tab")
+            await type_text(pilot, subject)
+            await pilot.press("ctrl+s", "escape", "escape")
+        incoming = main(app).incoming
+        await until(pilot, lambda: len(incoming.rows) == 2, "both")
+        await pilot.press("3", "home", "f", "down", "u")
+        await until(pilot, lambda: states(app) == [MODIFIED, MODIFIED], "both modified")
+        outgoing = main(app).outgoing
+        await until(
+            pilot, lambda: [row.status for row in outgoing.rows] == [MODIFIED] * 2, "answered"
+        )
+        bridge = main(app).bridge
+        assert bridge is not None
+        flags = [bridge.messenger.modification(row.tracker) for row in outgoing.rows]
+        assert [(f.delivery_failed, f.undeliverable_here) for f in flags] == [
+            (True, False),
+            (True, True),
+        ]
+        await quit_app(pilot, app)

@@ -350,7 +350,7 @@ class MainScreen(Screen[None]):
 
     def _subscription_changed(self, event: SubscriptionChanged) -> None:
         self.subscriptions.update_source(
-            event.source, event.state, event.failure, event.connect_address
+            event.source, event.state, event.failure, event.connect_address, event.reading
         )
 
     def _listener_bound(self, event: ListenerBound) -> None:

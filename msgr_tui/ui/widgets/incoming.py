@@ -15,10 +15,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
 
-from ...bridge import Accept, Command, Forward, MessageArrived, Reject, Release
+from ...bridge import Accept, Command, Forward, MessageArrived, Modify, Reject, Release
 from ...formatting import clock_time, count_of, preview, printable, short_address, to_jsonable
 from ...messagefile import decode_message, record_line
-from ...messenger.status import ACCEPTED, PENDING, REJECTED, RELEASED, SETTLED, Status
+from ...messenger.status import ACCEPTED, MODIFIED, PENDING, REJECTED, RELEASED, SETTLED, Status
 from ...settings import DEFAULT_MAX_MESSAGES
 from ..messages import CommandRequested
 from ..screens.confirm import ConfirmScreen
@@ -26,7 +26,7 @@ from .virtual_table import Cell, Column, Cut, VirtualTable
 
 SHOWN_STATES = {
     status: (status.name.lower(), f"status--{status.name.lower()}")
-    for status in (PENDING, ACCEPTED, REJECTED, RELEASED, SETTLED)
+    for status in (PENDING, ACCEPTED, REJECTED, RELEASED, MODIFIED, SETTLED)
 }
 
 
@@ -92,6 +92,8 @@ def incoming_cells(row: IncomingRow) -> Sequence[Cell]:
     label, style = SHOWN_STATES.get(row.state, (row.state.name.lower(), None))
     if row.automatic and row.state is ACCEPTED:
         label, style = "auto-accepted", "status--auto"
+    if arrival.browsed:
+        label, style = "browsed", "status--settled"
     return (
         # A marked row's number is starred: visible on any terminal, in any theme.
         (f"*{arrival.seq}", "marked") if row.marked else (str(arrival.seq), "muted"),
@@ -130,6 +132,14 @@ class IncomingPane(Vertical, can_focus=False):
         Binding("r", "reject", "Reject", id="incoming.reject"),
         Binding("l", "release", "Release", id="incoming.release"),
         Binding("A", "accept_all", "Accept all", show=False, id="incoming.accept_all"),
+        Binding("f", "failed", "Modified: failed", show=False, id="incoming.modified"),
+        Binding(
+            "u",
+            "undeliverable",
+            "Modified: undeliverable here",
+            show=False,
+            id="incoming.undeliverable",
+        ),
         Binding("enter", "details", "Open", id="incoming.details"),
         Binding("slash", "filter", "Filter", id="incoming.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="incoming.clear_filter"),
@@ -223,7 +233,8 @@ class IncomingPane(Vertical, can_focus=False):
         if not new_rows:
             return
         self.received_total += len(new_rows)
-        self.pending += len(new_rows)
+        # Browsed rows wait for nobody: they are given back, never decided.
+        self.pending += sum(1 for row in new_rows if not row.arrival.browsed)
         self.rows.extend(new_rows)
         for row in new_rows:
             self._by_tracker[row.arrival.tracker] = row
@@ -242,7 +253,7 @@ class IncomingPane(Vertical, can_focus=False):
         row = self._by_tracker.get(tracker)
         if row is None:
             return
-        if row.state is PENDING and state is not PENDING:
+        if row.state is PENDING and state is not PENDING and not row.arrival.browsed:
             self.pending -= 1
         row.state = state
         row.automatic = automatic
@@ -253,13 +264,14 @@ class IncomingPane(Vertical, can_focus=False):
         self._update_title()
 
     def _trim(self) -> bool:
-        """Keep at most max_messages rows: settled ones go first, pending only if must."""
+        """Keep at most max_messages rows: settled (and browsed) ones go first, pending
+        only if must."""
         excess = len(self.rows) - self.max_messages
         if excess <= 0:
             return False
         keep: list[IncomingRow] = []
         for row in self.rows:
-            if excess > 0 and row.state is not PENDING:
+            if excess > 0 and (row.state is not PENDING or row.arrival.browsed):
                 excess -= 1
                 self._by_tracker.pop(row.arrival.tracker, None)
                 self.marked -= row.marked
@@ -358,12 +370,21 @@ class IncomingPane(Vertical, can_focus=False):
 
         self.app.push_screen(ConfirmScreen(question), answered)
 
-    def _decide(self, command_type: type[Accept] | type[Reject] | type[Release], verb: str) -> None:
+    def _decide(self, make: Callable[[int], Command], verb: str) -> None:
         rows = self.targets()
         if not rows:
             self.notify("no message selected", severity="warning")
             return
-        pending = [row for row in rows if row.state is PENDING]
+        browsed = [row for row in rows if row.arrival.browsed]
+        if browsed and len(browsed) == len(rows):
+            self.notify(
+                f"{'message #' + str(rows[0].arrival.seq) if len(rows) == 1 else 'these'} "
+                f"{'was' if len(rows) == 1 else 'were'} browsed: never accepted, rejected or "
+                "released here; the source keeps them (move or copy them to act)",
+                severity="warning",
+            )
+            return
+        pending = [row for row in rows if row.state is PENDING and not row.arrival.browsed]
         if not pending:
             row = rows[0]
             if len(rows) == 1:
@@ -378,7 +399,7 @@ class IncomingPane(Vertical, can_focus=False):
 
         def go() -> None:
             for row in pending:
-                self._request(command_type(row.arrival.tracker))
+                self._request(make(row.arrival.tracker))
             self.clear_marks()
 
         self._after_asking(question, len(rows), go)
@@ -394,6 +415,17 @@ class IncomingPane(Vertical, can_focus=False):
 
     def action_release(self) -> None:
         self._decide(Release, "Release")
+
+    def action_failed(self) -> None:
+        """MODIFIED, delivery failed: the sender may send it again (and count the failure)."""
+        self._decide(Modify, "Modify (delivery failed)")
+
+    def action_undeliverable(self) -> None:
+        """MODIFIED, undeliverable here: not to be sent to this receiver again."""
+        self._decide(
+            lambda tracker: Modify(tracker, undeliverable_here=True),
+            "Modify (undeliverable here)",
+        )
 
     def action_accept_all(self) -> None:
         if not self.pending:
