@@ -57,6 +57,14 @@ class Modify:
 
 
 @dataclass(frozen=True, slots=True)
+class Purge:
+    """Accept every message ``source`` holds now: those pending here, then each one it
+    sends until it has sent nothing for a moment; the count is told when done."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Settle:
     tracker: int
 
@@ -121,6 +129,7 @@ Command = (
     | Reject
     | Release
     | Modify
+    | Purge
     | Settle
     | Stop
 )

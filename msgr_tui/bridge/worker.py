@@ -15,6 +15,7 @@ from typing import Any
 
 from ..crashes import write_crash_log
 from ..drafts import DraftError, build_message
+from ..formatting import count_of
 from ..hints import explained
 from ..locations import new_recovery_file
 from ..messagefile import MessageFileError, SectionError, decode_message, save_messages
@@ -53,6 +54,7 @@ from .commands import (
     Command,
     Forward,
     Modify,
+    Purge,
     Put,
     Reject,
     Release,
@@ -93,6 +95,8 @@ BATCH_INTERVAL = 1 / 30
 # and leaves the UI thread time for the user's keys.
 FLOOD_BATCH_INTERVAL = 1 / 10
 FLOOD_BATCH_SIZE = 200
+# A purge ends once its source sent nothing for this long: what it held "now" is in.
+PURGE_QUIET = 1.0
 # Messages taken off the incoming queue per round, so commands stay responsive in a flood.
 GET_BATCH = 2_000
 STATS_INTERVAL = 1.0
@@ -102,6 +106,15 @@ STOP_GRACE = 5.0
 # None for a tracker the window let go) leaves the message unanswered.
 _ANSWERED = frozenset((ACCEPTED, REJECTED, RELEASED, MODIFIED, SETTLED))
 _BROWSING = frozenset((BrowseMode.COPY, BrowseMode.PEEK))
+
+
+@dataclass(slots=True)
+class _Purge:
+    """A source being purged: what it accepted so far and when its last message came."""
+
+    source: str
+    last: float
+    accepted: int = 0
 
 
 @dataclass(slots=True)
@@ -139,7 +152,10 @@ class MessengerBridge:
         self._sent = 0
         self._stats_at = 0.0
         self._stats_counts = (0, 0)
-        self._pending_in: dict[int, None] = {}
+        # Incoming trackers waiting for a decision -> the subscription address they came from.
+        self._pending_in: dict[int, str | None] = {}
+        # Subscription address -> a purge under way there.
+        self._purges: dict[str, _Purge] = {}
         self._connections: set[str] = set()
         # Subscribed address (maybe with credentials added) -> as the user wrote it.
         self._sources: dict[str, str] = {}
@@ -244,6 +260,8 @@ class MessengerBridge:
                 # start) and the outgoing links are kept going by work() itself.
                 self._put_paced()
                 wait = 0.0 if messenger.incoming else self._until_next_flush()
+                if self._purges:
+                    wait = min(wait, PURGE_QUIET / 4)
                 if self._paced:
                     wait = min(wait, max(0.0, self._next_paced - self._clock()))
                 messenger.work(wait)
@@ -252,6 +270,8 @@ class MessengerBridge:
             except MessengerException as failure:
                 self._events.append(Notice(str(failure)))
             self._stats()
+            if self._purges:
+                self._purges_done()
             self._flush()
 
     def _take(self, message: Message) -> None:
@@ -265,14 +285,21 @@ class MessengerBridge:
         self._received += 1
         subscription = messenger.incoming_subscription
         browsed = subscription is not None and subscription.browse_mode in _BROWSING
+        address = subscription.address if subscription is not None else None
+        purge = self._purges.get(address) if address is not None else None
+        if purge is not None and not browsed:
+            purge.accepted += 1
+            purge.last = self._clock()
         if messenger.incoming_window and not browsed:
-            self._pending_in[tracker] = None
+            self._pending_in[tracker] = address
         snapshot = MessageSnapshot.of(message)
         self._events.append(MessageArrived(self._seq, tracker, time.time(), snapshot, browsed))
         if browsed:
             return  # given back by the Messenger, never decided here
         if not messenger.incoming_window:
             self._events.append(IncomingDecided(tracker, ACCEPTED, automatic=True))
+        elif purge is not None:
+            self._act(messenger.accept, tracker, ACCEPTED)
 
     def _until_next_flush(self) -> float:
         if not self._events:
@@ -300,6 +327,7 @@ class MessengerBridge:
             Reject: lambda command: self._act(self.messenger.reject, command.tracker, REJECTED),
             Release: lambda command: self._act(self.messenger.release, command.tracker, RELEASED),
             Modify: self._modify,
+            Purge: self._purge,
             Settle: self._settle,
             Subscribe: self._subscribe_or_listen,
             Unsubscribe: self._unsubscribe,
@@ -326,6 +354,33 @@ class MessengerBridge:
             return
         self._stopping = True
         self._save_to = command.save_to
+
+    def _purge(self, command: Purge) -> None:
+        address = next(
+            (mine for mine, theirs in self._sources.items() if theirs == command.source), None
+        )
+        if address is None:
+            self._events.append(Notice(f"{command.source}: not subscribed, nothing to purge"))
+            return
+        purge = self._purges[address] = _Purge(command.source, last=self._clock())
+        for tracker, came_from in list(self._pending_in.items()):
+            if came_from == address:
+                purge.accepted += 1
+                self._act(self.messenger.accept, tracker, ACCEPTED)
+
+    def _purges_done(self) -> None:
+        """End the purges whose source sent nothing for PURGE_QUIET seconds, and tell."""
+        now = self._clock()
+        for address, purge in list(self._purges.items()):
+            if now - purge.last >= PURGE_QUIET:
+                del self._purges[address]
+                self._events.append(
+                    Notice(
+                        f"{purge.source}: purged, {count_of(purge.accepted, 'message')} "
+                        "received and accepted",
+                        Severity.INFORMATION,
+                    )
+                )
 
     def _modify(self, command: Modify) -> None:
         def modify(tracker: int | None) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from msgr_tui.messenger import ACCEPTED, PENDING, Message, Messenger
 from msgr_tui.ui.screens.ask import AskScreen
+from msgr_tui.ui.screens.confirm import ConfirmScreen
 from tests.command_line import msgr_tui
 from tests.conftest import RabbitMQ
 from tests.helpers import DEADLINE
@@ -82,3 +83,28 @@ async def test_the_inequivalent_durable_trap_is_explained_with_the_address_to_us
     # A queue that does not exist behind //amq/queue/: the address that creates it.
     result = msgr_tui("recv", f"{broker}//amq/queue/{name}-none", "--count", "1")
     assert f"{broker}//queue/{name}-none creates it" in result.stderr
+
+
+@pytest.mark.rabbitmq
+async def test_purge_asks_naming_the_source_then_empties_it_and_says_how_many(
+    rabbitmq: RabbitMQ,
+) -> None:
+    queue = f"msgr-tui-purge-{uuid.uuid4().hex}"
+    fill(rabbitmq, queue, 7)
+    source = f"amqp://{rabbitmq.host}:{rabbitmq.port}/{queue}"
+    notes = Notifications()
+    app = app_with(subscribe=(source,))
+    async with app.run_test(size=(80, 24), message_hook=notes.hook) as pilot:
+        incoming = main(app).incoming
+        await until(pilot, lambda: len(incoming.rows) == 7, "the seven, pending")
+        rows = main(app).subscriptions.rows
+        await pilot.press("1", "end")
+        await until(pilot, lambda: main(app).subscriptions.table.current is rows[-1], "the row")
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert f"Purge {source}?" in str(app.screen.question)  # type: ignore[attr-defined]
+        await pilot.press("y")
+        await until(pilot, lambda: notes.saying("purged, 7 messages received and accepted"), "done")
+        assert [row.state for row in incoming.rows] == [ACCEPTED] * 7
+        assert queue_depth(queue) == 0  # counted by the broker
+        await quit_app(pilot, app)

@@ -12,12 +12,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input
 
-from ...bridge import SourceReading, Subscribe, Unsubscribe
+from ...bridge import Purge, SourceReading, Subscribe, Unsubscribe
 from ...formatting import printable, short_address
 from ...messenger.address import AddressError, parse_address
 from ...messenger.failures import Failure
 from ...messenger.subscription import BrowseMode, SubscriptionState
 from ..messages import CommandRequested
+from ..screens.confirm import ConfirmScreen
 from .virtual_table import Cell, Column, Cut, VirtualTable
 
 
@@ -102,12 +103,15 @@ class SubscriptionsPane(Vertical):
         "when it does not confirm, or only echoes it as RabbitMQ does, they are "
         "*peeked*: held unsettled and given back at the end). A selector may follow "
         "the address after a space (`amqp://host/q color = 'red'`): the state shows "
-        "`!` and the detail says so when the peer did not confirm or honour it."
+        "`!` and the detail says so when the peer did not confirm or honour it. `P` purges "
+        "the highlighted source, after asking: every message it holds now is received "
+        "and accepted (until it has sent nothing for a second), and the count is told."
     )
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", "Add source", id="subscriptions.new"),
         Binding("b", "browse", "Browse source", id="subscriptions.browse"),
+        Binding("P", "purge", "Purge", show=False, id="subscriptions.purge"),
         Binding("d,delete", "remove", "Remove", id="subscriptions.remove"),
     ]
 
@@ -194,6 +198,29 @@ class SubscriptionsPane(Vertical):
         field = self.query_one("#new-source", Input)
         field.placeholder = BROWSE_PLACEHOLDER if browse else SOURCE_PLACEHOLDER
         field.focus()
+
+    def action_purge(self) -> None:
+        """After asking, naming the source: accept every message it holds now."""
+        row = self.table.current
+        if not isinstance(row, SubscriptionRow) or row.connect_address:
+            self.notify("purge acts on a remote source, not a listener", severity="warning")
+            return
+        if row.browse_mode is not BrowseMode.NONE:
+            self.notify("a browsed source is never consumed: subscribe to it to purge it")
+            return
+        source = row.source
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.post_message(CommandRequested(Purge(source)))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Purge {source}? Every message it holds now is received and accepted: "
+                "gone for good. The count is told when it is done."
+            ),
+            answered,
+        )
 
     def action_remove(self) -> None:
         row = self.table.current
