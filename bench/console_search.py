@@ -27,8 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from textual import events
-from tui_flood import flood
+from tui_flood import KeyTimer, flood
 
 from msgr_tui.locations import STATE_ENV
 from msgr_tui.settings import Settings
@@ -39,31 +38,12 @@ SEARCHES = {"plain text": "flood", "regular expression": r're:"n": \d*7\}'}
 
 
 async def key_latencies(app: MsgrTuiApp, presses: int) -> list[float]:
-    table = app.main_screen.incoming.table
-    handled: list[float] = []
-    originals = {}
-    for name in ("action_cursor_down", "action_cursor_up"):
-        originals[name] = action = getattr(table, name)
-
-        def timed(action=action) -> None:
-            handled.append(time.perf_counter())
-            action()
-
-        setattr(table, name, timed)
-    driver = app._driver
-    assert driver is not None
+    timer = KeyTimer(app)
     latencies = []
     for number in range(presses):
-        key = "j" if number % 2 else "k"
-        seen = len(handled)
-        pressed = time.perf_counter()
-        driver.send_message(events.Key(key, key))
-        while len(handled) == seen:
-            await asyncio.sleep(0.0005)
-        latencies.append(handled[-1] - pressed)
+        latencies.append(await timer.press("j" if number % 2 else "k"))
         await asyncio.sleep(0.02)
-    for name, action in originals.items():
-        setattr(table, name, action)
+    timer.stop()
     return latencies
 
 

@@ -39,6 +39,42 @@ from msgr_tui.ui.app import MsgrTuiApp
 KEY_INTERVAL = 0.05
 
 
+class KeyTimer:
+    """Cursor keys pressed in the Incoming table, each timed from press to handled."""
+
+    def __init__(self, app: MsgrTuiApp) -> None:
+        table = app.main_screen.incoming.table
+        self._handled: list[float] = []
+        self._originals = {}
+        # Time stamp the moment the table runs the action bound to the key.
+        for name in ("action_cursor_down", "action_cursor_up"):
+            self._originals[name] = action = getattr(table, name)
+
+            def timed(action=action) -> None:
+                self._handled.append(time.perf_counter())
+                action()
+
+            setattr(table, name, timed)
+        self._table = table
+        assert app._driver is not None
+        self._driver = app._driver
+
+    async def press(self, key: str) -> float:
+        """Seconds from handing ``key`` to the app to the table running its action."""
+        seen = len(self._handled)
+        pressed = time.perf_counter()
+        # What a terminal does: hand the key to the app, without waiting for idle.
+        self._driver.send_message(events.Key(key, key))
+        while len(self._handled) == seen:
+            await asyncio.sleep(0.001)
+        return self._handled[-1] - pressed
+
+    def stop(self) -> None:
+        """The table's own actions back."""
+        for name, action in self._originals.items():
+            setattr(self._table, name, action)
+
+
 def flood(
     addresses: multiprocessing.Queue, count: int, size: int, done: multiprocessing.Queue
 ) -> None:
@@ -89,19 +125,7 @@ async def run(count: int, size: int, max_messages: int, verbose: bool = False) -
         await pilot.press("3")
         addresses.put(address)
         incoming = app.main_screen.incoming
-        table = incoming.table
-        handled: list[float] = []
-        # Time stamp the moment the table runs the action bound to the key.
-        for name in ("action_cursor_down", "action_cursor_up"):
-            action = getattr(table, name)
-
-            def timed(action=action) -> None:
-                handled.append(time.perf_counter())
-                action()
-
-            setattr(table, name, timed)
-        driver = app._driver
-        assert driver is not None
+        keys_timed = KeyTimer(app)
         first_at = None
         deadline = time.monotonic() + max(120.0, count / 2000)
         keys = ["j", "k"]
@@ -112,14 +136,7 @@ async def run(count: int, size: int, max_messages: int, verbose: bool = False) -
                 first_at = time.perf_counter()
             if verbose and len(latencies) % 20 == 0:
                 print(f"  {incoming.received_total} shown", file=sys.stderr)
-            key = keys[len(latencies) % 2]
-            seen = len(handled)
-            pressed = time.perf_counter()
-            # What a terminal does: hand the key to the app, without waiting for idle.
-            driver.send_message(events.Key(key, key))
-            while len(handled) == seen:
-                await asyncio.sleep(0.001)
-            latencies.append(handled[-1] - pressed)
+            latencies.append(await keys_timed.press(keys[len(latencies) % 2]))
             await asyncio.sleep(KEY_INTERVAL)
         last_at = time.perf_counter()
         sender_seconds = done.get(timeout=60)

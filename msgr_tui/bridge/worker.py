@@ -415,11 +415,15 @@ class MessengerBridge:
         except MessengerException as failure:
             self._events.append(PutFailed(command.draft_id, str(failure)))
             return
+        self._queued(tracker, as_put, shown, message.subject or "", command.draft_id)
+
+    def _queued(
+        self, tracker: int, as_put: bytes, address: str, subject: str, draft_id: int | None
+    ) -> None:
+        """A message is put: at stake until answered (kept as put), and shown in Outgoing."""
         self._unanswered[tracker] = as_put
         self._sent += 1
-        self._events.append(
-            MessageQueued(tracker, command.draft_id, shown, message.subject or "", time.time())
-        )
+        self._events.append(MessageQueued(tracker, draft_id, address, subject, time.time()))
 
     def _replay(self, command: Replay) -> None:
         """Put a recovery file's messages, as they were put, each to its own address."""
@@ -459,32 +463,25 @@ class MessengerBridge:
         except MessengerException as failure:
             self._events.append(Notice(f"{recovered.address}: {failure}"))
             return None
-        self._unanswered[tracker] = recovered.data
-        self._sent += 1
-        self._events.append(
-            MessageQueued(tracker, None, recovered.address, recovered.subject, time.time())
-        )
+        self._queued(tracker, recovered.data, recovered.address, recovered.subject, None)
         return tracker
 
     def _forward(self, command: Forward) -> None:
         """Put copies of received messages; a move accepts each original after its copy."""
         for original, snapshot in command.originals:
             address = command.destination or snapshot.address or ""
-            message = snapshot.to_message(address)
-            as_put = message.encode()
-            message.address = self.settings.with_credentials(address)
+            # Encoded once, without the profile's credentials: what is kept if unanswered.
+            as_put = snapshot.to_message(address).encode()
             try:
-                tracker = self.messenger.put(message)
+                tracker = self.messenger.put_encoded(
+                    as_put, self.settings.with_credentials(address)
+                )
             except MessengerException as failure:
                 self._events.append(Notice(f"{address}: {failure}; the original stays pending"))
                 continue
-            self._unanswered[tracker] = as_put
             if command.move:
                 self._moving[tracker] = original
-            self._sent += 1
-            self._events.append(
-                MessageQueued(tracker, None, address, snapshot.subject or "", time.time())
-            )
+            self._queued(tracker, as_put, address, snapshot.subject or "", None)
 
     def _moved(self, copy: int, status: Status | None) -> None:
         """A moved message's copy was answered (or lost): accept its original, or say why not."""

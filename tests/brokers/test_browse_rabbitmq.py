@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from msgr_tui.messenger import RELEASED, BrowseMode, Message, Messenger, MessengerException
+from msgr_tui.messenger import RELEASED, BrowseMode, Message, MessengerException
 from msgr_tui.messenger.errors import LinkRefused
 from msgr_tui.messenger.subscription import SubscriptionState
 from tests.conftest import RabbitMQ
 from tests.helpers import Make, pump_until, stopping_messengers
 from tests.messagefile.test_commands import drain, fill, queue_depth, queue_url
+from tests.messenger.test_browse import browse_all
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -44,18 +44,6 @@ def unique() -> str:
     return f"msgr-tui-browse-{uuid.uuid4().hex}"
 
 
-def receive(messenger: Messenger, count: int) -> tuple[list[Any], list[int]]:
-    bodies: list[Any] = []
-    trackers: list[int] = []
-    message = Message()
-    while len(bodies) < count:
-        messenger.recv()
-        while messenger.incoming:
-            trackers.append(messenger.get(message))
-            bodies.append(message.body)
-    return bodies, trackers
-
-
 def test_browsing_a_queue_leaves_it_as_it_was_counted_by_the_broker(
     rabbitmq: RabbitMQ, make: Make
 ) -> None:
@@ -64,7 +52,7 @@ def test_browsing_a_queue_leaves_it_as_it_was_counted_by_the_broker(
     assert queue_depth(queue) == COUNT
     browser = make("browser", incoming_window=COUNT)
     subscription = browser.subscribe(queue_url(rabbitmq, queue), browse=True)
-    bodies, trackers = receive(browser, COUNT)
+    bodies, trackers = browse_all(browser, COUNT)
     assert bodies == list(range(COUNT))  # every message once, in order, no cycling
     assert subscription.peer_product == "RabbitMQ"
     assert subscription.copy_echoed is True  # echoed...
@@ -95,7 +83,7 @@ def test_a_selector_is_echoed_but_reported_not_honoured(rabbitmq: RabbitMQ, make
     sender.send()
     browser = make("browser", incoming_window=10)
     subscription = browser.subscribe(address, browse=True, selector="color = 'red'")
-    bodies, _ = receive(browser, len(colors))
+    bodies, _ = browse_all(browser, len(colors))
     assert subscription.selector == "color = 'red'"
     assert subscription.selector_confirmed is True
     assert subscription.selector_honoured is False

@@ -7,13 +7,13 @@ import uuid
 import pytest
 
 from msgr_tui.messenger import ACCEPTED, PENDING, Message, Messenger
-from msgr_tui.ui.screens.ask import AskScreen
 from msgr_tui.ui.screens.confirm import ConfirmScreen
 from tests.command_line import msgr_tui
 from tests.conftest import RabbitMQ
 from tests.helpers import DEADLINE
 from tests.messagefile.test_commands import drain, fill, queue_depth
-from tests.ui.story import Notifications, app_with, main, quit_app, type_text, until
+from tests.ui.story import Notifications, app_with, main, quit_app, until
+from tests.ui.test_console import answer_where_to
 
 
 @pytest.mark.rabbitmq
@@ -29,9 +29,7 @@ async def test_mark_three_of_five_move_them_and_the_broker_counts_two_and_three(
         incoming = main(app).incoming
         await until(pilot, lambda: len(incoming.rows) == 5, "the five messages")
         await pilot.press("3", "home", "space", "down", "space", "down", "space", "m")
-        await until(pilot, lambda: isinstance(app.screen, AskScreen), "where to")
-        await type_text(pilot, f"{broker}/{dest}")
-        await pilot.press("enter")
+        await answer_where_to(pilot, app, f"{broker}/{dest}")
         await until(
             pilot,
             lambda: [row.state for row in incoming.rows].count(ACCEPTED) == 3,

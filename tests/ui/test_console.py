@@ -70,6 +70,17 @@ async def five_from_a_peer(pilot: Pilot, app: MsgrTuiApp, sender: SendingPeer) -
     await pilot.press("3", "home")
 
 
+async def answer_where_to(
+    pilot: Pilot, app: MsgrTuiApp, address: str, asked: str | None = None
+) -> None:
+    """The destination dialog comes (asking ``asked``, if given); type ``address``, enter."""
+    await until(pilot, lambda: isinstance(app.screen, AskScreen), "where to")
+    if asked is not None:
+        assert asked in screen_text(app)
+    await type_text(pilot, address)
+    await pilot.press("enter")
+
+
 def states(app: MsgrTuiApp) -> list[object]:
     return [row.state for row in main(app).incoming.rows]
 
@@ -129,10 +140,9 @@ async def test_move_three_of_five_accepts_each_original_after_its_copy() -> None
         async with app.run_test(size=SIZE) as pilot:
             await five_from_a_peer(pilot, app, sender)
             await pilot.press("space", "down", "space", "down", "space", "m")
-            await until(pilot, lambda: isinstance(app.screen, AskScreen), "where to")
-            assert "Move 3 messages to which address?" in screen_text(app)
-            await type_text(pilot, f"{archive.address}/archive")
-            await pilot.press("enter")
+            await answer_where_to(
+                pilot, app, f"{archive.address}/archive", asked="Move 3 messages to which address?"
+            )
             await until(pilot, lambda: states(app).count(ACCEPTED) == 3, "the originals accepted")
             assert states(app) == [ACCEPTED, PENDING, ACCEPTED, PENDING, ACCEPTED]
             copies = snapshots_of(archive)
@@ -157,9 +167,7 @@ async def test_a_destination_that_rejects_leaves_the_originals_pending() -> None
         async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
             await five_from_a_peer(pilot, app, sender)
             await pilot.press("space", "space", "m")
-            await until(pilot, lambda: isinstance(app.screen, AskScreen), "where to")
-            await type_text(pilot, f"{full.address}/full")
-            await pilot.press("enter")
+            await answer_where_to(pilot, app, f"{full.address}/full")
             outgoing = main(app).outgoing
             await until(
                 pilot,
@@ -180,9 +188,7 @@ async def test_copy_sends_copies_and_leaves_the_originals_undecided() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await five_from_a_peer(pilot, app, sender)
             await pilot.press("c")
-            await until(pilot, lambda: isinstance(app.screen, AskScreen), "where to")
-            await type_text(pilot, f"{mirror.address}/mirror")
-            await pilot.press("enter")
+            await answer_where_to(pilot, app, f"{mirror.address}/mirror")
             await until(pilot, lambda: len(snapshots_of(mirror)) == 1, "the copy")
             outgoing = main(app).outgoing
             await until(pilot, lambda: outgoing.rows and outgoing.rows[0].status is ACCEPTED, "ok")

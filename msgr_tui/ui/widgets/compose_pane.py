@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -220,12 +220,13 @@ class ComposePane(VerticalScroll, can_focus=True):
     def _fill(self, **fields: str | bool) -> None:
         """Set the form's fields: those named to their value, the others empty."""
         self.clear_error()
-        for name in ("address", "subject", "reply_to", "correlation_id", "content_type"):
-            self.query_one(FIELD_IDS[name], Input).value = str(fields.get(name, ""))
-        for name in ("ttl", "priority"):
-            self.query_one(FIELD_IDS[name], Input).value = str(fields.get(name, ""))
-        self.query_one("#body", TextArea).text = str(fields.get("body", ""))
-        self.query_one("#properties", TextArea).text = str(fields.get("properties", ""))
+        for name, selector in FIELD_IDS.items():
+            field = self.query_one(selector)
+            value = str(fields.get(name, ""))
+            if isinstance(field, TextArea):
+                field.text = value
+            else:
+                cast(Input, field).value = value
         self.query_one("#body-mode", Select).value = str(fields.get("body_mode", BODY_TEXT))
         self.query_one("#durable", Checkbox).value = bool(fields.get("durable", True))
         more = any(fields.get(name) for name in MORE_FIELDS)

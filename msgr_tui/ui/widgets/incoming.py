@@ -294,12 +294,10 @@ class IncomingPane(Vertical, can_focus=False):
         return True
 
     def _update_title(self) -> None:
-        pending = self.pending
-        shown = f"{len(self._view)}/{len(self.rows)}" if self._filter else str(len(self.rows))
-        noun = (
-            "message" if (len(self._view) if self._filter else len(self.rows)) == 1 else "messages"
-        )
-        subtitle = f"{shown} {noun} · {pending} pending"
+        count = len(self._view) if self._filter else len(self.rows)
+        shown = f"{count}/{len(self.rows)}" if self._filter else str(count)
+        noun = "message" if count == 1 else "messages"
+        subtitle = f"{shown} {noun} · {self.pending} pending"
         if self.marked:
             subtitle += f" · {self.marked} marked"
         self.border_subtitle = subtitle
