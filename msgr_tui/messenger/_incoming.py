@@ -24,6 +24,13 @@ _VERB = {ACCEPTED: "accept", REJECTED: "reject", MODIFIED: "modify"}
 
 SettledListener = Callable[[int, Status], None]
 
+# Read for every delivery: bound once.
+_readable = _pn.delivery_readable
+_aborted = _pn.delivery_aborted
+_pending = _pn.delivery_pending
+_partial = _pn.delivery_partial
+_advance = _pn.link_advance
+
 
 class IncomingQueue:
     """Messages received and not yet taken, and the trackers of those taken.
@@ -50,6 +57,7 @@ class IncomingQueue:
         self.on_auto_settled: SettledListener | None = None
         # Browsed (PEEK) messages taken and held unsettled, by link, until given back.
         self._held: dict[Link, list[Incoming]] = {}
+        self._reader = _pn.DeliveryReader()
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -58,19 +66,19 @@ class IncomingQueue:
 
     def on_delivery(self, link: Link, delivery: Any) -> bool:
         """Read a readable delivery; True when a transfer finished (it used a credit)."""
-        if not _pn.delivery_readable(delivery):
+        if not _readable(delivery):
             return False
         impl = link.impl
-        if _pn.delivery_aborted(delivery):
+        if _aborted(delivery):
             link.partial = None
-            _pn.link_advance(impl)
+            _advance(impl)
             _pn.delivery_settle(delivery)
             return True
-        data = _pn.read_delivery(impl, _pn.delivery_pending(delivery))
-        if _pn.delivery_partial(delivery):
+        data = self._reader.read(impl, _pending(delivery))
+        if _partial(delivery):
             # A large message arrives in several frames: keep what came so far.
             if link.partial is None:
-                link.partial = data
+                link.partial = bytearray(data)
             else:
                 link.partial += data
             return False
@@ -78,7 +86,7 @@ class IncomingQueue:
             link.partial += data
             data = link.partial
             link.partial = None
-        _pn.link_advance(impl)
+        _advance(impl)
         self.messages.append(Incoming(data, delivery, link))
         return True
 
@@ -123,10 +131,13 @@ class IncomingQueue:
                     f"rejected: {error}"
                 ) from None
         if self.window:
-            self._recent.append(entry)
-            self._undecided.append(entry)
+            recent, undecided = self._recent, self._undecided
+            recent.append(entry)
+            undecided.append(entry)
             self._tracked[entry.tracker] = entry
-            self.trim()
+            # (undecided too: trackers settled one by one leave it only in trim.)
+            if len(recent) > self.window or len(undecided) > self.window:
+                self.trim()
         else:
             self.dispose(entry, ACCEPTED)
         return entry, data

@@ -46,6 +46,8 @@ class Lifecycle:
     def begin_stop(self) -> None:
         """Give up what cannot leave (no credit, or waiting to reconnect); close listeners."""
         self.stopping = True
+        # Messages that have credit but were not handed to their link yet can leave.
+        self.outgoing.hand_over()
         for link in self.outgoing.links:
             self.outgoing.abort_queue(link, None)
         if self.retrier is not None:

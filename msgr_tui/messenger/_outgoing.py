@@ -56,6 +56,9 @@ class OutgoingQueue:
         self.on_status: StatusListener | None = None
         # Retry mode keeps each message's bytes until it is answered, to resend.
         self.retain = False
+        self._tags = _pn.DeliveryTags()
+        # Links with messages put since the last hand-over (an ordered set).
+        self.unsent: dict[Link, None] = {}
 
     def undone(self) -> int:
         """What ``send`` waits for: messages not yet written, and tracked ones not answered.
@@ -81,9 +84,11 @@ class OutgoingQueue:
         self.next_tracker += 1
         entry = Outgoing(tracker, data, link)
         if self.window:
-            self._recent.append(entry)
+            recent = self._recent
+            recent.append(entry)
             self._tracked[tracker] = entry
-            self.trim()
+            if len(recent) > self.window:
+                self.trim()
         else:
             entry.settled = True
             if self._recent:
@@ -97,6 +102,14 @@ class OutgoingQueue:
         self.queued += 1
         return tracker
 
+    def hand_over(self) -> None:
+        """Hand the messages put since the last call to their links, as far as credit goes."""
+        if self.unsent:
+            links = list(self.unsent)
+            self.unsent.clear()
+            for link in links:
+                self.pump(link)
+
     def pump(self, link: Link) -> None:
         """Hand queued messages to ``link`` while it has credit."""
         queue = link.queue
@@ -104,7 +117,7 @@ class OutgoingQueue:
             return
         impl = link.impl
         credit = _pn.link_credit(impl)
-        new_delivery = _pn.new_delivery
+        new_delivery = self._tags.new_delivery
         send = _pn.link_send
         advance = _pn.link_advance
         unanswered = link.unanswered

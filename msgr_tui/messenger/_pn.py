@@ -15,6 +15,7 @@ rest of the library: it compares and stores them, never looks inside.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import cproton
@@ -231,9 +232,53 @@ def remote_modification(delivery: Any) -> tuple[bool, bool]:
     )
 
 
-def new_delivery(link: Any, tag: int) -> Any:
-    """A new delivery on ``link`` tagged with ``tag`` (8 bytes, big-endian; Proton copies it)."""
-    return lib.pn_delivery(link, (8, ffi.from_buffer(tag.to_bytes(8, "big"))))
+class DeliveryTags:
+    """Makes deliveries tagged with a number (8 bytes, big-endian; Proton copies the tag).
+
+    The tag struct and its bytes are made once and rewritten for each
+    delivery: building them per message was a third of handing it to the
+    link. One per outgoing queue, so Messengers in other threads never share
+    the bytes.
+    """
+
+    __slots__ = ("_buffer", "_tag")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray(8)
+        self._tag = ffi.new("pn_delivery_tag_t *", (8, ffi.from_buffer(self._buffer)))[0]
+
+    def new_delivery(self, link: Any, tag: int) -> Any:
+        """A new delivery on ``link`` tagged with ``tag``."""
+        _pack_tag(self._buffer, 0, tag)
+        return _delivery(link, self._tag)
+
+
+_pack_tag = struct.Struct(">Q").pack_into
+_delivery = lib.pn_delivery
+
+
+class DeliveryReader:
+    """Reads the current delivery of a link into bytes, through one reusable C buffer.
+
+    A new buffer per message (allocated, zeroed, wrapped for C) cost more
+    than the read; larger messages than the buffer get their own.
+    """
+
+    __slots__ = ("_pointer", "_size")
+
+    def __init__(self, size: int = 64 * 1024) -> None:
+        self._size = size
+        self._pointer = ffi.new("char[]", size)
+
+    def read(self, link: Any, size: int) -> bytes | bytearray:
+        """The ``size`` bytes of ``link``'s current delivery that have arrived so far."""
+        if size > self._size:
+            return read_delivery(link, size)
+        count = _link_recv(link, self._pointer, size)
+        return _unpack(self._pointer, count) if count > 0 else b""
+
+
+_link_recv = lib.pn_link_recv
 
 
 def read_delivery(link: Any, size: int) -> bytearray:
@@ -303,6 +348,57 @@ _unpack = ffi.unpack
 _string = ffi.string
 _get_address = lib.pn_message_get_address
 _get_reply_to = lib.pn_message_get_reply_to
+
+
+_new_message = lib.pn_message
+
+
+def init_message(message: Message, body: Any) -> None:
+    """What ``Message.__init__`` sets, written straight into the instance."""
+    message.__dict__.update(
+        _msg=_new_message(),
+        instruction_dict=None,
+        annotation_dict=None,
+        properties=None,
+        body=body,
+        _wire=None,
+    )
+
+
+def set_decoded(
+    message: Message, instructions: Any, annotations: Any, properties: Any, body: Any
+) -> None:
+    """Set the Python-side sections of a decoded ``message`` (a Message of Proton's or ours).
+
+    Written into the instance as ``_post_decode`` leaves them, without a
+    setter per field; annotations go through Proton's setters, which wrap
+    them in an ``AnnotationDict``.
+    """
+    fields = message.__dict__
+    if instructions is None and annotations is None:
+        fields["instruction_dict"] = None
+        fields["annotation_dict"] = None
+    else:
+        message.instructions = instructions
+        message.annotations = annotations
+    fields["properties"] = properties
+    fields["body"] = body
+    fields["_wire"] = None
+
+
+def has_only_body(message: Message) -> bool:
+    """No instructions, annotations or properties, and the body in an amqp-value section.
+
+    What ``put`` needs to know before it keeps the encoded sections in front
+    of the body for the next put of the same message.
+    """
+    fields = message.__dict__
+    return (
+        fields.get("instruction_dict") is None
+        and fields.get("annotation_dict") is None
+        and fields.get("properties") is None
+        and not lib.pn_message_is_inferred(message._msg)
+    )
 
 
 class Encoder:
@@ -393,9 +489,13 @@ def decode_sections(message: Message, data: bytes | bytearray) -> tuple[Any, Any
     error = lib.pn_message_decode(handle, ffi.from_buffer(data), len(data))
     if error < 0:
         message._check(error)
-    instructions = _section(_instructions(handle))
-    annotations = _section(_annotations(handle))
-    properties = _section(_properties(handle))
+    # _section's steps, inline: this runs for every message received.
+    section = _instructions(handle)
+    instructions = Data(section).get_object() if _data_next(section) else None
+    section = _annotations(handle)
+    annotations = Data(section).get_object() if _data_next(section) else None
+    section = _properties(handle)
+    properties = Data(section).get_object() if _data_next(section) else None
     section = _body(handle)
     if not _data_next(section):
         return instructions, annotations, properties, None, True
@@ -408,13 +508,6 @@ def decode_sections(message: Message, data: bytes | bytearray) -> tuple[Any, Any
         body = _unpack(value.start, value.size).decode("utf8")
         return instructions, annotations, properties, body, True
     return instructions, annotations, properties, Data(section).get_object(), False
-
-
-def _section(data: Any) -> Any:
-    # The same steps as Message._post_decode, without a Data wrapper when empty.
-    if not _data_next(data):
-        return None
-    return Data(data).get_object()
 
 
 def _text(pointer: Any) -> str | None:

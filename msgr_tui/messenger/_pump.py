@@ -51,8 +51,7 @@ class Pump:
         driver = self.driver
         # One non-waiting round of real I/O first: send(0) and non-blocking
         # calls must read the peer's answers (open, credit, dispositions) too.
-        driver.pump(0)
-        self.after_io()
+        self.after_io(driver.exchange(0))
         while True:
             self.reports.raise_pending()
             if done():
@@ -67,22 +66,21 @@ class Pump:
                 if remaining <= 0:
                     raise Timeout("timed out")
                 wait = remaining / 1000.0
-            driver.pump(self.until_timer(wait))
-            self.after_io()
+            self.after_io(driver.exchange(self.until_timer(wait)))
 
     def once(self, timeout: float | None) -> bool:
         """One round of I/O, waiting up to ``timeout`` (shortened to the next timer)."""
-        worked = self.driver.pump(self.until_timer(timeout))
-        self.after_io()
-        return worked
+        return self.after_io(self.driver.exchange(self.until_timer(timeout)))
 
     def send_soon(self, link: Link, size: int) -> None:
         """After a put: hand the message to its link, and write when it is time.
 
         Like Nagle's algorithm: the first put since the last round of I/O,
         with nothing unanswered on its link, is written out at once; later
-        puts of a burst collect in the transport and go out in one write per
-        ``_PUT_FLUSH_BYTES``, or at the next send/recv/work. One socket write
+        puts of a burst collect and go out in one write per
+        ``_PUT_FLUSH_BYTES``, or at the next send/recv/work, handed to their
+        links together just before (one loop for the burst, not a call per
+        message). One socket write
         per message cost the sender a quarter of its time and the receiver a
         read per few messages.
         """
@@ -95,16 +93,20 @@ class Pump:
             return  # parked (waits for a reconnection) or never made (aborted)
         idle = not link.unanswered and not conn.put_since_io
         conn.put_since_io = True
-        self.outgoing.pump(link)
         conn.unflushed += size
+        # Handed to the link with the others of the burst, before the next write.
+        self.outgoing.unsent[link] = None
         if idle or conn.unflushed >= _PUT_FLUSH_BYTES:
+            self.outgoing.hand_over()
             driver.flush(conn)
 
-    def after_io(self) -> None:
-        if self.credit.flow(now_ms(), len(self.incoming)):
-            self.driver.flush_all()
+    def after_io(self, worked: bool) -> bool:
+        """After reading: new credit, reconnections, the stop's progress, then one write."""
+        self.outgoing.hand_over()
+        self.credit.flow(now_ms(), len(self.incoming))
         self.retrier.reconnect_due()
         self.lifecycle.advance()
+        return self.driver.finish_round(worked)
 
     def until_timer(self, wait: float | None) -> float | None:
         """``wait`` shortened to the next drain or reconnection, whichever is first."""

@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from proton import Message
 
-from ._codec import Encoder, message_reply_to
+from ._codec import Encoder, message_reply_to, with_value_body
 from ._engine import Conn, Driver, now_ms
 from ._links import Link
 from ._options import Options
 from ._outgoing import OutgoingQueue
+from ._pn import has_only_body
 from ._reports import Reports
 from .address import Address, AddressError, parse_address, split_scheme
 from .errors import MessengerException
 from .failures import Failure
+from .message import Message as OwnMessage
 from .rules import RuleList, default_rewrite
 from .tls import TLSError
 
@@ -48,6 +50,9 @@ class Router:
         self.reports = reports
         self.routes = RuleList()
         self.rewrites = RuleList()
+        # Changes with every rule: encodings kept by put (Message._wire) made
+        # under other rules no longer apply.
+        self.rules_version = object()
         self.retrier: Retrier | None = None
         self._rewrite_cache: dict[str, str | None] = {}
         self._link_cache: dict[str, Link] = {}
@@ -60,10 +65,12 @@ class Router:
     def add_route(self, pattern: str, address: str) -> None:
         self.routes.add(pattern, address)
         self._link_cache.clear()
+        self.rules_version = object()
 
     def add_rewrite(self, pattern: str, address: str | None) -> None:
         self.rewrites.add(pattern, address)
         self._rewrite_cache.clear()
+        self.rules_version = object()
 
     def routed(self, address: str) -> tuple[str, str]:
         """The address after the route rules, and a note for errors when a rule matched."""
@@ -95,16 +102,43 @@ class Router:
         written = self._rewrite_cache.get(address) or self.rewritten(address)
         reply_to = message_reply_to(message)
         if written == address and not (reply_to and reply_to[0] == "~"):
-            return encoder.encode(message)  # the common case: nothing to change
-        expanded = self.expand_reply_to(reply_to)
-        try:
-            message.address = written
-            if expanded != reply_to:
-                message.reply_to = expanded
-            return encoder.encode(message)
-        finally:
-            message.address = address
-            message.reply_to = reply_to
+            data = encoder.encode(message)  # the common case: nothing to change
+        else:
+            expanded = self.expand_reply_to(reply_to)
+            try:
+                message.address = written
+                if expanded != reply_to:
+                    message.reply_to = expanded
+                data = encoder.encode(message)
+            finally:
+                message.address = address
+                message.reply_to = reply_to
+        self._keep_prefix(message, address, data)
+        return data
+
+    def _keep_prefix(self, message: Message, address: str, data: bytes) -> None:
+        """Keep what comes before the body in ``data`` for the next put of ``message``.
+
+        Only for our Message (its ``__setattr__`` drops the copy when a field
+        changes), with no instructions, annotations or properties (they are
+        dicts a program may change in place) and a bytes or str body, whose
+        section is checked to be where it is expected: anything else is
+        encoded in full each time.
+        """
+        if type(message).__setattr__ is not OwnMessage.__setattr__ or not has_only_body(message):
+            return
+        section = with_value_body(b"", message.body)
+        if section is None or not data.endswith(section):
+            return
+        message.__dict__["_wire"] = (self.rules_version, address, data[: len(data) - len(section)])
+
+    def kept_wire_copy(self, message: Message) -> tuple[str, bytes] | None:
+        """(address, encoded) of ``message`` from what an earlier put kept, if it still holds."""
+        kept = message.__dict__.get("_wire")
+        if kept is None or kept[0] is not self.rules_version:
+            return None
+        data = with_value_body(kept[2], message.body)
+        return None if data is None else (kept[1], data)
 
     def expand_reply_to(self, reply_to: str | None) -> str | None:
         """``~`` and ``~/name`` name this Messenger: ``amqp://<name>[/name]``."""

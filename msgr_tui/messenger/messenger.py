@@ -468,11 +468,17 @@ class Messenger:
         collected or at the next call that does I/O (``send``, ``recv``,
         ``work``).
         """
-        address = message_address(message)
-        if not address:
-            raise MessengerException("put: the message has no address (set message.address)")
-        link = self._router.sender_for(address)
-        data = self._router.wire_copy(message, address, self._encoder)
+        router = self._router
+        kept = router.kept_wire_copy(message)
+        if kept is not None:
+            address, data = kept
+            link = router.sender_for(address)
+        else:
+            address = message_address(message)
+            if not address:
+                raise MessengerException("put: the message has no address (set message.address)")
+            link = router.sender_for(address)
+            data = router.wire_copy(message, address, self._encoder)
         tracker = self._outgoing.add(data, link)
         if self._lifecycle.started and not self._lifecycle.stopping:
             self._pump.send_soon(link, len(data))
