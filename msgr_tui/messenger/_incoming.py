@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from proton import Message
@@ -30,6 +30,7 @@ _aborted = _pn.delivery_aborted
 _pending = _pn.delivery_pending
 _partial = _pn.delivery_partial
 _advance = _pn.link_advance
+_NOT_BROWSED = BrowseMode.NONE
 
 
 class IncomingQueue:
@@ -92,10 +93,6 @@ class IncomingQueue:
 
     # --------------------------------------------------------------- taking
 
-    def get(self, message: Message | None) -> Incoming:
-        """Pop the oldest message into ``message``; the entry carries its new tracker."""
-        return self.take(message)[0]
-
     def take(self, message: Message | None) -> tuple[Incoming, bytes | bytearray]:
         """Pop the oldest message (decoded into ``message`` if given) and its AMQP bytes."""
         try:
@@ -108,9 +105,8 @@ class IncomingQueue:
         entry.data = None
         subscription = entry.link.subscription
         self.last_subscription = subscription
-        mode = subscription.browse_mode if subscription is not None else BrowseMode.NONE
-        if mode is not BrowseMode.NONE:
-            self._browsed(entry, mode)
+        if subscription is not None and subscription.browse_mode is not _NOT_BROWSED:
+            self._browsed(entry, subscription.browse_mode)
             if message is not None:
                 try:
                     decode_into(message, data)
@@ -210,8 +206,7 @@ class IncomingQueue:
         else:
             entry = self._tracked.get(tracker)
             entries = [entry] if entry is not None and entry.outcome is None else []
-        for entry in entries:
-            self.dispose(entry, outcome, modification)
+        self.dispose_all(entries, outcome, modification)
         return bool(entries)
 
     def settle(self, tracker: int) -> None:
@@ -262,18 +257,33 @@ class IncomingQueue:
         engine's state changes; the frame goes out with the next round of I/O
         on its connection.
         """
-        entry.outcome = outcome
-        delivery = entry.delivery
-        entry.delivery = None
-        link = entry.link
+        self.dispose_all((entry,), outcome, modification)
+
+    def dispose_all(
+        self,
+        entries: Iterable[Incoming],
+        outcome: Status | None,
+        modification: Modification | None = None,
+    ) -> None:
+        """:meth:`dispose` for many entries in one loop (``accept()`` of a whole window)."""
         if outcome is MODIFIED:
-            entry.modification = modification or Modification(True, False)
-        if delivery is None or link.closed:
-            return
-        if outcome is MODIFIED:
-            flags = entry.modification
-            _pn.delivery_modify(delivery, flags.delivery_failed, flags.undeliverable_here)
-        elif outcome is not None:
-            _pn.delivery_update(delivery, _DISPOSITION[outcome])
-        _pn.delivery_settle(delivery)
-        self.dirty.add(link.conn)
+            modification = modification or Modification(True, False)
+        state = _DISPOSITION.get(outcome) if outcome is not MODIFIED else None
+        update, settle, dirty = _pn.delivery_update, _pn.delivery_settle, self.dirty
+        for entry in entries:
+            entry.outcome = outcome
+            delivery = entry.delivery
+            entry.delivery = None
+            link = entry.link
+            if modification is not None:
+                entry.modification = modification
+            if delivery is None or link.closed:
+                continue
+            if modification is not None:
+                _pn.delivery_modify(
+                    delivery, modification.delivery_failed, modification.undeliverable_here
+                )
+            elif state is not None:
+                update(delivery, state)
+            settle(delivery)
+            dirty.add(link.conn)

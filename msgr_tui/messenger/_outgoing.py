@@ -206,10 +206,12 @@ class OutgoingQueue:
     def trim(self) -> None:
         """Settle and forget the trackers that fell out of the window."""
         recent = self._recent
+        tracked = self._tracked
         while len(recent) > self.window:
             entry = recent.popleft()
-            self._tracked.pop(entry.tracker, None)
-            self._settle(entry)
+            del tracked[entry.tracker]
+            if entry.delivery is not None or entry.status is PENDING:
+                self._settle(entry)  # (an answered one has nothing left to settle)
 
     def _settle(self, entry: Outgoing) -> None:
         delivery = entry.delivery

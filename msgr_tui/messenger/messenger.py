@@ -623,7 +623,7 @@ class Messenger:
         goes out with the next ``put``, ``send``, ``recv``, ``work`` or
         ``stop``. Raises MessengerException when the incoming queue is empty.
         """
-        return self._incoming.get(message).tracker
+        return self._incoming.take(message)[0].tracker
 
     def get_encoded(self) -> tuple[int, bytes]:
         """Extension: take the oldest incoming message as the AMQP bytes that arrived.
