@@ -36,11 +36,21 @@ GROUPS = [
             "_pre_encode",
             "Message._pre_encode",
             "Message.encode",
+            "with_value_body",
+            "Router.kept_wire_copy",
         },
     ),
     (
         "decode: bytes -> Message",
-        {"decode_into", "decode_sections", "Message.decode", "own_binary_sections", "recv_msg"},
+        {
+            "decode_into",
+            "decode_sections",
+            "Message.decode",
+            "own_binary_sections",
+            "recv_msg",
+            "_body_after",
+            "set_decoded",
+        },
     ),
     ("socket write + engine output (flush)", {"Driver.flush"}),
     ("socket read + engine input", {"Driver._read"}),
@@ -65,6 +75,7 @@ GROUPS = [
             "IncomingQueue.act",
             "IncomingQueue.trim",
             "dispose",
+            "IncomingQueue.dispose_all",
             "OutgoingQueue.add",
             "OutgoingQueue.trim",
             "OutgoingQueue._set_status",
@@ -75,7 +86,17 @@ GROUPS = [
         "put: address, route, rewrite, reply_to",
         {"Messenger.put", "Router.wire_copy", "Router.sender_for", "Pump.send_soon"},
     ),
-    ("rest of the I/O round (pump, ticks)", {"Driver.pump", "Messenger._sync"}),
+    (
+        "rest of the I/O round (pump, ticks)",
+        {
+            "Driver.pump",
+            "Messenger._sync",
+            "Driver.exchange",
+            "Driver.finish_round",
+            "Pump.until",
+            "Pump.after_io",
+        },
+    ),
 ]
 GROUP_OF = {name: group for group, names in GROUPS for name in names}
 
