@@ -62,8 +62,9 @@ def test_a_listener_source_hands_on_every_message_and_accepts_each_only_after_it
         dest.accept(tracker)
     pump_until(
         [sender, dest],
-        lambda: move.process.poll() is not None
-        and all(sender.status(t) is ACCEPTED for t in trackers),
+        lambda: (
+            move.process.poll() is not None and all(sender.status(t) is ACCEPTED for t in trackers)
+        ),
         timeout=DEADLINE * 2,
         what="the move to finish",
     )
