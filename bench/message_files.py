@@ -11,6 +11,12 @@ command a separate OS process, every message accepted:
                    message gains an ``x-opt-original-to`` annotation, which the
                    receiver decodes too)
                    ``msgr-tui send ADDR --count N --size S`` -> library recv (the baseline)
+                   ``msgr-tui send ADDR --count N --size S`` -> raw recv, and
+                   ``send ADDR --from FILE`` -> raw recv (a library receiver that
+                   takes the bytes, decoding nothing: the senders alone)
+    move ~ alone   library sender -> ``msgr-tui move ~ DEST --count N`` -> library recv
+                   library sender -> library recv (the baseline: the move's hop
+                   taken out)
     move           ``msgr-tui move A B --count N`` through the local RabbitMQ
                    ``msgr-tui send A --count N``, ``msgr-tui recv B --count N``
                    (the baselines: the same broker, the same queues' load)
@@ -19,7 +25,9 @@ Peer to peer, the rate is the sender's (first put to last outcome), as in
 bench/headless_vs_library.py; a second column gives N over the sender's
 whole run, start-up and (for ``--from``) reading the file included. Through
 RabbitMQ the rate is N over the command's wall time from start to exit, for
-all three alike (start-up included: about 0.3 s each). The file for
+all three alike (start-up included: about 0.3 s each); the broker is
+started (tests/brokers/rabbitmq.sh, root) if it is not running, and stopped
+again at the end if this run started it. The file for
 ``--from`` is the one ``recv -o`` wrote (for its own addresses, rewritten to
 point at the receiver before the clock starts). Medians over the repetitions,
 interleaved so a slow spell hits every pair alike.
@@ -30,6 +38,7 @@ interleaved so a slow spell hits every pair alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -39,9 +48,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from headless_vs_library import wait_with_usage
 
@@ -52,7 +62,7 @@ RABBITMQ = "amqp://guest:guest@127.0.0.1:5672"
 
 
 def sender_rate(output: str, count: int) -> float:
-    found = re.search(r"(\d+) of (\d+) message\(s\).* ([\d.]+) msg/s", output)
+    found = re.search(r"(\d+) of (\d+) message(?:s|\(s\))? .* ([\d.]+) msg/s", output)
     if not found or found.group(1) != str(count):
         raise SystemExit(f"not every message was answered:\n{output}")
     return float(found.group(3))
@@ -68,31 +78,43 @@ class PeerRun:
     receiver_us: float
 
 
+def listening(command: list[str], stdout: IO[str]) -> tuple[subprocess.Popen[str], str]:
+    """Start ``command``, which says on stderr where it listens: the process and that address."""
+    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    found = re.search(r"listening on (\S+)", line)
+    if not found:
+        process.kill()
+        raise SystemExit(f"{command} did not start: {line!r}")
+    return process, f"{found.group(1)}/bench"
+
+
 def peer_pair(
     receiver: list[str],
     sender: list[str],
     count: int,
     prepare: Callable[[str], None] | None = None,
+    middle: list[str] | None = None,
 ) -> PeerRun:
     """Start ``receiver`` (it listens on a free port), then ``sender`` to it.
 
     ``sender`` holds ``{address}`` where the receiver's address goes;
-    ``prepare``, if given, is called with that address first (untimed). Gives
-    the rate the sender measured, ``count`` over the sender's whole run
-    (start-up, and for ``--from`` reading and checking the file, included),
-    and the CPU each process used per message (its start-up included).
+    ``prepare``, if given, is called with that address first (untimed). With
+    ``middle`` (a ``move`` from a listener, holding ``{address}`` for the
+    receiver's) the sender sends to the middle, which hands on to the
+    receiver. Gives the rate the sender measured, ``count`` over the sender's
+    whole run (start-up, and for ``--from`` reading and checking the file,
+    included), and the CPU each process used per message (its start-up
+    included): the middle's in place of the sender's when there is one.
     """
     with open(os.devnull, "w") as devnull:
-        recv = subprocess.Popen(
-            receiver, stdout=devnull, stderr=subprocess.PIPE, text=True, cwd=ROOT
-        )
-        assert recv.stderr is not None
-        line = recv.stderr.readline()
-        found = re.search(r"listening on (\S+)", line)
-        if not found:
-            recv.kill()
-            raise SystemExit(f"receiver did not start: {line!r}")
-        address = f"{found.group(1)}/bench"
+        recv, address = listening(receiver, devnull)
+        hop: subprocess.Popen[str] | None = None
+        if middle is not None:
+            hop, address = listening(
+                [part.replace("{address}", address) for part in middle], devnull
+            )
         if prepare is not None:
             prepare(address)
         started = time.perf_counter()
@@ -109,12 +131,13 @@ def peer_pair(
             out.seek(0)
             err.seek(0)
             output, errors = out.read(), err.read()
+        hop_seconds = wait_with_usage(hop) if hop is not None else None
         receiver_seconds = wait_with_usage(recv)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(
             f"{sender} exited with {os.waitstatus_to_exitcode(status)}:\n{errors[-2000:]}"
         )
-    sender_seconds = usage.ru_utime + usage.ru_stime
+    sender_seconds = usage.ru_utime + usage.ru_stime if hop_seconds is None else hop_seconds
     return PeerRun(
         sender_rate(output, count),
         count / wall,
@@ -179,6 +202,35 @@ def library_receiver(count: int) -> list[str]:
     return [sys.executable, str(HEADLESS), "lib-recv", str(count)]
 
 
+def raw_receiver(count: int) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "raw-recv", str(count)]
+
+
+def raw_recv(count: int) -> None:
+    """The library receiver of bench/headless_vs_library.py, taking bytes: nothing decoded.
+
+    What a sender costs without the receiver's decoding in the way (an
+    annotation the Messenger decodes into Python weighs on the receiver).
+    """
+    sys.path.insert(0, str(ROOT))
+    from msgr_tui.messenger import Messenger
+
+    messenger = Messenger()
+    messenger.incoming_window = 1024
+    messenger.start()
+    port = messenger.subscribe("amqp://~127.0.0.1:0").port
+    print(f"listening on amqp://127.0.0.1:{port}", file=sys.stderr, flush=True)
+    received = 0
+    while received < count:
+        messenger.recv(-1)
+        for _ in range(messenger.incoming):
+            messenger.get_encoded()
+            received += 1
+        messenger.accept()
+    messenger.timeout = 5
+    messenger.stop()
+
+
 def recv_command(count: int, *extra: str) -> list[str]:
     return [*MSGR_TUI, "recv", "~127.0.0.1:0", "--count", str(count), *extra]
 
@@ -200,6 +252,28 @@ def rabbitmq_round(count: int, size: int) -> dict[str, Run]:
     return {"send A": send, "move A -> B": move, "recv B": recv}
 
 
+BROKER_SCRIPT = ROOT / "tests" / "brokers" / "rabbitmq.sh"
+
+
+@contextlib.contextmanager
+def rabbitmq_running() -> Iterator[None]:
+    """The local RabbitMQ, started if it is not running (and then stopped at the end)."""
+    status = subprocess.run([str(BROKER_SCRIPT), "status"], capture_output=True, timeout=60)
+    started = status.returncode != 0
+    if started:
+        run = subprocess.run(
+            [str(BROKER_SCRIPT), "start"], capture_output=True, text=True, timeout=600
+        )
+        if run.returncode != 0:
+            raise SystemExit(f"could not start RabbitMQ (--no-rabbitmq skips it):\n{run.stderr}")
+    try:
+        yield
+    finally:
+        # Left as it was found: a broker someone else started keeps running.
+        if started:
+            subprocess.run([str(BROKER_SCRIPT), "stop"], capture_output=True, timeout=300)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -216,42 +290,53 @@ def main() -> None:
     walls: dict[str, list[float]] = {}  # peer to peer: over the sender's whole run
     # CPU us per message: peer to peer (sender, receiver), through RabbitMQ (command, broker).
     cpu: dict[str, list[tuple[float, float]]] = {}
-    with tempfile.TemporaryDirectory() as scratch:
+    broker = contextlib.nullcontext() if args.no_rabbitmq else rabbitmq_running()
+    with broker, tempfile.TemporaryDirectory() as scratch:
         for repetition in range(args.repeat):
             # A message file is never overwritten: a new one each time.
             saved = Path(scratch) / f"saved-{repetition}.jsonl"
             own = Path(scratch) / f"own-{repetition}.jsonl"
             library = library_receiver(count)
-            runs: dict[str, tuple[list[str], list[str], Callable[[str], None] | None]] = {
-                "recv > /dev/null": (recv_command(count), library_sender(count, size), None),
+            plain_send = [
+                *MSGR_TUI, "send", "{address}", "--count", str(count), "--size", str(size)
+            ]  # fmt: skip
+            readdressing = [*MSGR_TUI, "send", "{address}", "--from", str(saved)]
+            runs: dict[
+                str, tuple[list[str], list[str], Callable[[str], None] | None, list[str] | None]
+            ] = {
+                "recv > /dev/null": (recv_command(count), library_sender(count, size), None, None),
                 "recv --json > /dev/null": (
                     recv_command(count, "--json"),
                     library_sender(count, size),
+                    None,
                     None,
                 ),
                 "recv -o FILE": (
                     recv_command(count, "-o", str(saved)),
                     library_sender(count, size),
                     None,
-                ),
-                "send --count --size": (
-                    library,
-                    [*MSGR_TUI, "send", "{address}", "--count", str(count), "--size", str(size)],
                     None,
                 ),
+                "send --count --size": (library, plain_send, None, None),
                 "send --from FILE": (
                     library,
                     [*MSGR_TUI, "send", "--from", str(own)],
                     readdress_file(saved, own),
-                ),
-                "send ADDR --from FILE": (
-                    library,
-                    [*MSGR_TUI, "send", "{address}", "--from", str(saved)],
                     None,
                 ),
+                "send ADDR --from FILE": (library, readdressing, None, None),
+                "send --count -> raw": (raw_receiver(count), plain_send, None, None),
+                "send ADDR --from -> raw": (raw_receiver(count), readdressing, None, None),
+                "library -> library": (library, library_sender(count, size), None, None),
+                "library -> move ~ -> lib": (
+                    library,
+                    library_sender(count, size),
+                    None,
+                    [*MSGR_TUI, "move", "~127.0.0.1:0", "{address}", "--count", str(count)],
+                ),
             }
-            for name, (receiver, sender, prepare) in runs.items():
-                run = peer_pair(receiver, sender, count, prepare)
+            for name, (receiver, sender, prepare, middle) in runs.items():
+                run = peer_pair(receiver, sender, count, prepare, middle)
                 rates.setdefault(name, []).append(run.rate)
                 walls.setdefault(name, []).append(run.whole_run)
                 cpu.setdefault(name, []).append((run.sender_us, run.receiver_us))
@@ -267,7 +352,7 @@ def main() -> None:
     )
     print(
         f"{'run':<25} {'msg/s':>9} {'vs baseline':>12} {'whole run msg/s':>16}"
-        f"  CPU us/msg: {'sender':>6} {'receiver':>8}"
+        f"  CPU us/msg: {'sender':>6} {'receiver':>8}  (move ~: the move's, not the sender's)"
     )
     comparisons = [
         ("recv > /dev/null", "recv > /dev/null"),
@@ -276,6 +361,10 @@ def main() -> None:
         ("send --count --size", "send --count --size"),
         ("send --from FILE", "send --count --size"),
         ("send ADDR --from FILE", "send --count --size"),
+        ("send --count -> raw", "send --count -> raw"),
+        ("send ADDR --from -> raw", "send --count -> raw"),
+        ("library -> library", "library -> library"),
+        ("library -> move ~ -> lib", "library -> library"),
     ]
     if not args.no_rabbitmq:
         comparisons += [
@@ -306,4 +395,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "raw-recv":
+        raw_recv(int(sys.argv[2]))
+    else:
+        main()

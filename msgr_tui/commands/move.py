@@ -6,6 +6,8 @@ that DEST rejects, releases, modifies or never gets (its connection fails)
 gives the original back to SOURCE (released). At most --window messages are
 between the two at any time. With --copy every original goes back to SOURCE
 at the end (held until then, so SOURCE does not hand the same one out again).
+SOURCE may be a ``~`` listener: peers then send to the move, each sender
+learning its message ACCEPTED only once DEST has accepted the copy.
 
 Exit code 0 when every message taken was moved (and --count, if given, was
 reached), 1 when some copy was refused or --count was not reached before
@@ -66,7 +68,12 @@ TICK = 0.1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="SOURCE", help="where the messages are, e.g. amqp://h/a")
+    parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="where the messages are, e.g. amqp://h/a, or amqp://~host:port to listen "
+        "there (peers send to the move, which hands each message on to DEST)",
+    )
     parser.add_argument("dest", metavar="DEST", help="where they go, e.g. amqp://h/b")
     parser.add_argument("--copy", action="store_true", help="copy: leave every original at SOURCE")
     parser.add_argument("--count", type=positive, metavar="N", help="stop after N messages")
@@ -96,12 +103,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
-        for what, address in (("source", args.source), ("destination", args.dest)):
-            try:
-                if parse_address(address).listen:
-                    raise CommandError(f"{what} {address!r}: move needs a node, not a listener", 2)
-            except AddressError as error:
-                raise bad_address(what, address, error) from None
+        source_listens = _listens("source", args.source)
+        if _listens("destination", args.dest):
+            # Copies go to a node; a listener is only where peers send to.
+            raise CommandError(f"destination {args.dest!r}: move needs a node, not a listener", 2)
     except CommandError as error:
         report("move", str(error))
         return error.code
@@ -109,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     messenger.durable_targets = args.durable_target
     mover = Mover(
         messenger,
-        source=settings.with_credentials(args.source),
+        # A listener is where peers send to: it has no credentials to add.
+        source=args.source if source_listens else settings.with_credentials(args.source),
         dest=settings.with_credentials(args.dest),
         copy=args.copy,
         count=args.count,
@@ -143,6 +149,14 @@ def run(args: argparse.Namespace) -> int:
     if failure:
         return EXIT_FAILED
     return EXIT_OK if mover.complete else EXIT_INCOMPLETE
+
+
+def _listens(what: str, address: str) -> bool:
+    """Whether ``address`` is a ``~`` listener; a usage error when it does not parse."""
+    try:
+        return parse_address(address).listen
+    except AddressError as error:
+        raise bad_address(what, address, error) from None
 
 
 @dataclass
@@ -197,9 +211,12 @@ class Mover:
     def move_all(self, signals: StopSignals) -> None:
         messenger = self.messenger
         try:
-            messenger.subscribe(self.source)
+            subscription = messenger.subscribe(self.source)
         except MessengerException as error:
             raise CommandError(f"{shown(self.source)}: {error}") from None
+        if subscription.listening:
+            # As recv says it: where the peers that send to the move connect.
+            report("move", f"listening on {subscription.connect_address}")
         messenger.timeout = TICK
         last_arrival = self.progress.elapsed()
         while not signals.requested and self.failure is None:
@@ -257,33 +274,47 @@ class Mover:
     def _held_limit(self) -> int:
         return self.count or COPY_LIMIT
 
-    def _room(self) -> bool:
-        """Whether one more original can be taken and copied now."""
-        if len(self.in_flight) >= self.window or self._done_taking():
-            return False
+    def _room(self) -> int:
+        """How many more originals can be taken and copied now."""
+        if self._done_taking():
+            return 0
+        room = self.window - len(self.in_flight)
+        if self.count is not None:
+            room = min(room, self.count - self.taken)
+        if self.copy:
+            room = min(room, self._held_limit() - self.taken)
         in_flight = self.in_flight
         if in_flight:
-            # The oldest copy and original still waiting must stay in their windows.
+            # The oldest copy and original still waiting must stay in their
+            # windows (trackers count up by one a message).
             oldest_copy, oldest_original = next(iter(in_flight.items()))
             messenger = self.messenger
-            if self._last_copy - oldest_copy + 1 >= messenger.outgoing_window:
-                return False
-            if self._last_original - oldest_original + 1 >= messenger.incoming_window:
-                return False
-        return True
+            room = min(
+                room,
+                messenger.outgoing_window - (self._last_copy - oldest_copy + 1),
+                messenger.incoming_window - (self._last_original - oldest_original + 1),
+            )
+        return max(room, 0)
 
     def _take(self) -> int:
+        """Copy every original that arrived, as far as there is room, in one go.
+
+        No I/O here: the next recv or work writes the copies out together
+        (and reads their answers), one round for the batch.
+        """
         messenger = self.messenger
-        taken = 0
-        while messenger.incoming and self._room():
-            original, data = messenger.get_encoded()
-            copy = messenger.put_encoded(data, self.dest)
-            self.in_flight[copy] = original
-            self._last_original, self._last_copy = original, copy
-            self.taken += 1
-            taken += 1
-        if taken:
-            messenger.send(0)  # the copies go out now
+        taken = min(messenger.incoming, self._room())
+        if taken <= 0:
+            return 0
+        get_encoded, put_encoded = messenger.get_encoded, messenger.put_encoded
+        in_flight, dest = self.in_flight, self.dest
+        original = copy = -1
+        for _ in range(taken):
+            original, data = get_encoded()
+            copy = put_encoded(data, dest)
+            in_flight[copy] = original
+        self._last_original, self._last_copy = original, copy
+        self.taken += taken
         return taken
 
     def _settle_answered(self, *, every_one: bool = False) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 from proton import symbol, timestamp, ubyte, uint
 
 from .sections import HEADER_FIELDS, PROPERTY_FIELDS, Body, BodyKind, MessageRecord
-from .typed_json import ValueFormatError, binary_json, from_json, to_json
+from .typed_json import ValueFormatError, binary_json, from_json, timestamp_of, to_json
 
 __all__ = ["FORMAT_KEY", "FORMAT_VERSION", "RecordFormatError", "from_record", "to_record"]
 
@@ -243,7 +243,7 @@ def _properties(value: Any) -> dict[str, Any] | None:
                 raise ValueFormatError(path, f"must be a string, not {raw!r}")
             properties[name] = symbol(raw) if name in _SYMBOL_PROPERTIES else raw
         elif name in _TIME_PROPERTIES:
-            properties[name] = from_json({"$timestamp": raw}, path)
+            properties[name] = timestamp_of(raw, path)
         elif name == "user_id":
             user_id = from_json(raw, path)
             if type(user_id) is not bytes:

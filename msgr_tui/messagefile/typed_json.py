@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -83,6 +85,8 @@ _DECIMALS = {
     decimal128: ("decimal128", 16),
 }
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Before the writer padded them, years below 1000 were written with 1 to 3 digits.
+_SHORT_YEAR = re.compile(r"(\d{1,3})(-\d\d-\d\dT.*)", re.ASCII).fullmatch
 # Array element types by the name used in "$array", and back.
 _TYPE_CODES = {name: code for code, name in Data.type_names.items()}
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -160,9 +164,12 @@ def _timestamp_json(millis: int) -> str | int:
         moment = _EPOCH + dt.timedelta(milliseconds=millis)
     except OverflowError:
         return millis
-    if not 1 <= moment.year <= 9999:
-        return millis
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Formatted here, not by strftime: glibc writes year 999 as "999", which
+    # is not ISO 8601 (and fromisoformat refuses it).
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def _map_json(value: Mapping[Any, Any]) -> Any:
@@ -281,7 +288,11 @@ def _decimal(name: str, size: int, kind: type) -> Callable[[dict[str, Any], str]
 
 def _timestamp(value: dict[str, Any], path: str) -> timestamp:
     _only(value, ("$timestamp",), path)
-    raw = value["$timestamp"]
+    return timestamp_of(value["$timestamp"], path)
+
+
+def timestamp_of(raw: Any, path: str) -> timestamp:
+    """The timestamp ``$timestamp`` holds: ISO 8601 text (UTC offset given) or milliseconds."""
     if type(raw) is int:
         return timestamp(_checked_int(raw, *_LONG, "timestamp", path))
     if type(raw) is not str:
@@ -289,16 +300,26 @@ def _timestamp(value: dict[str, Any], path: str) -> timestamp:
             path, f"$timestamp needs an ISO 8601 time or milliseconds, not {raw!r}"
         )
     try:
-        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        # Python 3.11 reads the trailing Z itself: no replace, no second string.
+        moment = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise ValueFormatError(path, f"$timestamp: {raw!r} is not an ISO 8601 time") from None
+        moment = _unpadded_year(raw, path)
     if moment.tzinfo is None:
         raise ValueFormatError(path, f"$timestamp: {raw!r} has no time zone (end it with Z)")
-    delta = moment - _EPOCH
-    millis, rest = divmod(delta // dt.timedelta(microseconds=1), 1000)
-    if rest:
+    # Whole numbers from the timedelta's fields: a third of the time of dividing it.
+    since = moment - _EPOCH
+    if since.microseconds % 1000:
         raise ValueFormatError(path, f"$timestamp: {raw!r} is finer than a millisecond")
-    return timestamp(millis)
+    return timestamp((since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000)
+
+
+def _unpadded_year(raw: str, path: str) -> dt.datetime:
+    """A time whose year has fewer than 4 digits, as strftime wrote years below 1000."""
+    short = _SHORT_YEAR(raw)
+    if short is not None:
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(short.group(1).zfill(4) + short.group(2))
+    raise ValueFormatError(path, f"$timestamp: {raw!r} is not an ISO 8601 time")
 
 
 def _uuid(value: dict[str, Any], path: str) -> uuid.UUID:

@@ -50,7 +50,7 @@ from msgr_tui.messagefile import (
     record_line,
     to_record,
 )
-from msgr_tui.messagefile.typed_json import from_json, to_json
+from msgr_tui.messagefile.typed_json import ValueFormatError, from_json, to_json
 
 EVERY_TYPE = {
     "null": None,
@@ -198,6 +198,45 @@ def test_types_that_json_cannot_say_are_tagged() -> None:
     assert to_json({1: "a"}) == {"$map": [[1, "a"]]}
     assert to_json(math.inf) == {"$double": "Infinity"}
     assert to_json(decimal32(1)) == {"$decimal32": "0x00000001"}
+
+
+@pytest.mark.parametrize(
+    ("millis", "text"),
+    [
+        (-62_135_596_800_000, "0001-01-01T00:00:00.000Z"),
+        (-30_636_384_832_110, "0999-03-04T05:06:07.890Z"),
+        (-30_604_848_832_110, "1000-03-04T05:06:07.890Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+        (1_790_000_000_123, "2026-09-21T14:13:20.123Z"),
+        (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+    ],
+)
+def test_a_timestamp_is_written_with_four_digits_of_year_and_read_back(
+    tmp_path: Path, millis: int, text: str
+) -> None:
+    assert to_json(timestamp(millis)) == {"$timestamp": text}
+    assert from_json({"$timestamp": text}) == millis
+    # In a file too, where the time properties are plain text.
+    message = MessageRecord(properties={"creation_time": timestamp(millis)})
+    path = tmp_path / "times.jsonl"
+    path.write_text(record_line(message) + "\n", encoding="utf-8")
+    assert json.loads(path.read_text())["properties"]["creation_time"] == text
+    ((_, back),) = read_messages(path)
+    assert back == message and type(back.properties["creation_time"]) is timestamp  # type: ignore[index]
+
+
+def test_a_year_below_1000_written_unpadded_by_older_versions_still_reads() -> None:
+    assert from_json({"$timestamp": "999-03-04T05:06:07.890Z"}) == -30_636_384_832_110
+    assert from_json({"$timestamp": "1-01-01T00:00:00.000Z"}) == -62_135_596_800_000
+    with pytest.raises(ValueFormatError, match="is not an ISO 8601 time"):
+        from_json({"$timestamp": "999-02-30T00:00:00.000Z"})
+
+
+def test_other_iso_8601_times_read_as_before() -> None:
+    assert from_json({"$timestamp": "2026-09-21T16:13:20.123+02:00"}) == 1_790_000_000_123
+    assert from_json({"$timestamp": "2026-09-21T14:13:20Z"}) == 1_790_000_000_000
+    with pytest.raises(ValueFormatError, match="finer than a millisecond"):
+        from_json({"$timestamp": "2026-09-21T14:13:20.1234Z"})
 
 
 @pytest.mark.parametrize(
