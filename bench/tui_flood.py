@@ -7,11 +7,20 @@ and prints:
 
 * messages/s absorbed (shown in the Incoming pane), first to last message;
 * the worst and median key-press latency (press to handled);
+* the app process's CPU per message over the same span, the UI thread's (the
+  event loop: tables, rendering, keys) apart from the rest (the Messenger's
+  thread: I/O, the window, the bridge);
 * the app process's peak RSS.
 
+The peer puts pre-encoded messages (``put_encoded``: each message's bytes are
+a template with its number spliced in), so that it is not what limits the
+flood; ``--encode-each`` has it encode a Message per put, as a plain sender
+does (the peer then needs about as much CPU as the app).
+
 Usage: python bench/tui_flood.py [--count 200000] [--size 32] [--max-messages 10000]
-The issue's target on this 2-core machine: >= 10,000 msg/s, keys < 100 ms,
-RSS < 300 MB after 1,000,000 messages (python bench/tui_flood.py --count 1000000).
+       [--encode-each]
+The issue's target on this 2-core machine: >= 30,000 msg/s, keys < 50 ms,
+RSS < 150 MB after 1,000,000 messages (python bench/tui_flood.py --count 1000000).
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -75,24 +86,49 @@ class KeyTimer:
             setattr(self._table, name, action)
 
 
+def encoded_messages(address: str, size: int) -> Callable[[int], bytes]:
+    """Message ``number`` of the flood as AMQP bytes: one encode, then a splice per message.
+
+    The number is a property encoded as a full 8-byte long (Proton writes
+    ``2**40`` so), which decodes to the same int whatever its size.
+    """
+    from msgr_tui.messenger import Message
+
+    marker = 0x0123456789ABCDEF
+    message = Message(address=address, body="x" * size, subject="flood")
+    message.properties = {"n": marker}
+    template = bytes(message.encode())
+    at = template.index(b"\x81" + marker.to_bytes(8, "big")) + 1
+    head, tail = template[:at], template[at + 8 :]
+    return lambda number: b"".join((head, number.to_bytes(8, "big"), tail))
+
+
 def flood(
-    addresses: multiprocessing.Queue, count: int, size: int, done: multiprocessing.Queue
+    addresses: multiprocessing.Queue,
+    count: int,
+    size: int,
+    encode_each: bool,
+    done: multiprocessing.Queue,
 ) -> None:
     """The peer: a plain Messenger sending as fast as the app grants credit."""
     from msgr_tui.messenger import Message, Messenger
 
-    address = addresses.get()
+    address = f"{addresses.get()}/flood"
 
     messenger = Messenger("flooder")
     # At least once: the app decides every message (window 0 would pre-settle them).
     messenger.outgoing_window = 4096
     messenger.start()
     messenger.timeout = 120
-    message = Message(address=f"{address}/flood", body="x" * size, subject="flood")
+    message = Message(address=address, body="x" * size, subject="flood")
+    encoded = encoded_messages(address, size)
     started = time.perf_counter()
     for number in range(count):
-        message.properties = {"n": number}
-        messenger.put(message)
+        if encode_each:
+            message.properties = {"n": number}
+            messenger.put(message)
+        else:
+            messenger.put_encoded(encoded(number), address)
         if number % 500 == 499:
             # Stream: keep the wire busy, but do not wait for outcomes here:
             # the app keeps up to its incoming window undecided on purpose.
@@ -105,7 +141,9 @@ def flood(
     messenger.stop()
 
 
-async def run(count: int, size: int, max_messages: int, verbose: bool = False) -> dict[str, float]:
+async def run(
+    count: int, size: int, max_messages: int, encode_each: bool = False, verbose: bool = False
+) -> dict[str, float]:
     settings = Settings(
         listen=("amqp://~127.0.0.1:0",), messenger_name="flood-bench", max_messages=max_messages
     )
@@ -115,7 +153,9 @@ async def run(count: int, size: int, max_messages: int, verbose: bool = False) -
     context = multiprocessing.get_context("spawn")
     addresses: multiprocessing.Queue = context.Queue()
     done: multiprocessing.Queue = context.Queue()
-    sender = context.Process(target=flood, args=(addresses, count, size, done), daemon=True)
+    sender = context.Process(
+        target=flood, args=(addresses, count, size, encode_each, done), daemon=True
+    )
     sender.start()
     async with app.run_test(size=(100, 30)) as pilot:
         panes = app.main_screen.subscriptions
@@ -127,6 +167,10 @@ async def run(count: int, size: int, max_messages: int, verbose: bool = False) -
         incoming = app.main_screen.incoming
         keys_timed = KeyTimer(app)
         first_at = None
+        # The UI thread is this one: Textual's test driver runs the app in its event loop.
+        assert threading.current_thread() is threading.main_thread()
+        first_shown = 0
+        cpu_at_first = ui_cpu_at_first = 0.0
         deadline = time.monotonic() + max(120.0, count / 2000)
         keys = ["j", "k"]
         while incoming.received_total < count:
@@ -134,24 +178,30 @@ async def run(count: int, size: int, max_messages: int, verbose: bool = False) -
                 raise SystemExit(f"timed out: {incoming.received_total} of {count} shown")
             if first_at is None and incoming.received_total:
                 first_at = time.perf_counter()
+                first_shown = incoming.received_total
+                cpu_at_first, ui_cpu_at_first = time.process_time(), time.thread_time()
             if verbose and len(latencies) % 20 == 0:
                 print(f"  {incoming.received_total} shown", file=sys.stderr)
             latencies.append(await keys_timed.press(keys[len(latencies) % 2]))
             await asyncio.sleep(KEY_INTERVAL)
         last_at = time.perf_counter()
+        cpu, ui_cpu = time.process_time() - cpu_at_first, time.thread_time() - ui_cpu_at_first
         sender_seconds = done.get(timeout=60)
         await pilot.press("A")  # accept what is still pending, so the peer can finish
         sender.join(30)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         await pilot.press("ctrl+q")
     assert first_at is not None
+    measured = count - first_shown
     return {
-        "absorbed_per_s": count / (last_at - first_at),
+        "absorbed_per_s": measured / (last_at - first_at),
         "sender_per_s": count / sender_seconds,
         "key_worst_ms": max(latencies) * 1000,
         "key_median_ms": statistics.median(latencies) * 1000,
         "keys": len(latencies),
         "rss_mb": rss_mb,
+        "ui_us": ui_cpu / measured * 1e6,
+        "rest_us": (cpu - ui_cpu) / measured * 1e6,
         "rows_kept": len(incoming.rows),
     }
 
@@ -163,6 +213,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--max-messages", type=int, default=10_000)
+    parser.add_argument(
+        "--encode-each",
+        action="store_true",
+        help="the peer encodes a Message per put (else it splices pre-encoded bytes)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print progress on stderr")
     args = parser.parse_args()
     load = os.getloadavg()[0]
@@ -170,8 +225,13 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load {load:.2f} before the run"
     )
-    result = asyncio.run(run(args.count, args.size, args.max_messages, args.verbose))
-    print(f"messages: {args.count} x {args.size} B, max_messages={args.max_messages}")
+    result = asyncio.run(
+        run(args.count, args.size, args.max_messages, args.encode_each, args.verbose)
+    )
+    peer = "encodes each message" if args.encode_each else "puts pre-encoded bytes"
+    print(
+        f"messages: {args.count} x {args.size} B, max_messages={args.max_messages}, the peer {peer}"
+    )
     print(
         f"absorbed by the app : {result['absorbed_per_s']:,.0f} msg/s "
         f"(sender finished at {result['sender_per_s']:,.0f} msg/s)"
@@ -179,6 +239,11 @@ def main() -> None:
     print(
         f"key-press latency   : worst {result['key_worst_ms']:.1f} ms, "
         f"median {result['key_median_ms']:.1f} ms over {result['keys']} presses"
+    )
+    total = result["ui_us"] + result["rest_us"]
+    print(
+        f"app CPU per message : {total:.1f} µs (UI thread {result['ui_us']:.1f} µs, "
+        f"the rest {result['rest_us']:.1f} µs)"
     )
     print(f"peak RSS            : {result['rss_mb']:.0f} MB (rows kept: {result['rows_kept']})")
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from proton import Message
 
 from . import _pn
-from ._codec import detached
+from ._codec import decode_into, detached
 
 __all__ = ["BodySection", "MessageSnapshot", "detached"]
 
@@ -92,6 +92,20 @@ class MessageSnapshot(NamedTuple):
             body,
             section,
         )
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray, scratch: Message) -> MessageSnapshot:
+        """The message in ``data`` (its AMQP sections, as ``get_encoded`` returns them).
+
+        ``scratch`` is a Message kept for decoding and used again for each
+        message (by one thread): a new Message per decode costs a C message
+        and its four data sections, and ours, reused, reads only the body of
+        a message whose sections before it are those of the last one. What
+        it held is overwritten. Raises what ``Message.decode`` raises for bad
+        data (a string that is not UTF-8, for one).
+        """
+        decode_into(scratch, data)
+        return cls.of(scratch)
 
     def to_message(self, address: str | None = None) -> Message:
         """A Message with every field of this one (to ``address`` if given): what a

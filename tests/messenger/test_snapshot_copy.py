@@ -8,6 +8,7 @@ import pytest
 from proton import Message, symbol, ulong
 
 from msgr_tui.messagefile import decode_message
+from msgr_tui.messenger import Message as OwnMessage
 from msgr_tui.messenger.snapshot import BodySection, MessageSnapshot
 
 
@@ -48,3 +49,24 @@ def test_every_field_and_the_body_section_survive(
     # On the wire the ids keep their AMQP types (Proton reads a ulong back as int).
     wire = decode_message(original.to_message().encode()).properties or {}
     assert type(wire["correlation_id"]) is ulong and isinstance(wire["message_id"], uuid.UUID)
+
+
+def test_one_scratch_message_decodes_each_message_as_a_new_one_would() -> None:
+    """MessageSnapshot.decode reuses its scratch Message: nothing of one message leaks
+    into the next (sections the next lacks, a body after the same header)."""
+    first = Message(address="amqp://a/q", subject="s", body="one")
+    first.properties = {"n": 1}
+    first.annotations = {symbol("x-opt-a"): "v"}
+    same_header = Message(address="amqp://a/q", subject="s", body="two")
+    other_header = Message(address="amqp://a/other", body=b"\x00three")
+    other_header.inferred = True
+    text_again = Message(address="amqp://a/q", subject="s", body="four")
+    scratch = OwnMessage()
+    for message in (first, same_header, other_header, same_header, text_again):
+        data = bytes(message.encode())
+        assert MessageSnapshot.decode(data, scratch) == received(message)
+    # A body that is not UTF-8 raises; the scratch decodes the next message all the same.
+    bad = bytes(same_header.encode())[:-5] + b"\xa1\x01\xff"  # str8 of one byte
+    with pytest.raises(UnicodeDecodeError):
+        MessageSnapshot.decode(bad, scratch)
+    assert MessageSnapshot.decode(bytes(first.encode()), scratch) == received(first)
