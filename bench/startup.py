@@ -25,6 +25,14 @@ Also printed: the CPU time (user + system, from ``/proc``) the app had used when
 its first screen was seen, a figure that other load on the machine disturbs
 less than the wall-clock ones.
 
+Where the time goes: every run sets ``MSGR_TUI_STARTUP_TRACE`` to a file of its
+own, where the app notes when its start reached each mark
+(``msgr_tui/startup_trace.py``: the package imported, the config read, the UI
+imported, the App made, mounting, the main screen mounted, its first frame
+composed). Printed per way of starting, the median time from one mark to the
+next (marks in the order they came), the spawn before the first and the first
+screen seen after the last, so the phases add up to about the median of (a).
+
 The app is then stopped with SIGTERM (it closes cleanly and exits with 143) and
 waited for; one that does not end within ``--timeout`` seconds is killed (its
 whole process group), so no process outlives a run. Any other exit status is
@@ -101,6 +109,7 @@ BOTTOM_ROW = f"\x1b[{ROWS};".encode()
 CONNECT_INTERVAL = 0.002
 EXIT_SIGTERM = 128 + signal.SIGTERM
 IMPORT_STATEMENT = "import msgr_tui.cli, msgr_tui.ui.app"
+TRACE_ENV = "MSGR_TUI_STARTUP_TRACE"  # msgr_tui/startup_trace.py: where the app notes its marks
 
 
 @dataclasses.dataclass
@@ -121,6 +130,8 @@ class AppRun:
     killed: bool
     screen_cpu: float | None = None  # CPU seconds the app had used at the first screen
     tail: str = ""  # the end of what the app wrote, when no screen was seen
+    # (mark, seconds from the spawn) the app noted (MSGR_TUI_STARTUP_TRACE), in order.
+    marks: list[tuple[str, float]] = dataclasses.field(default_factory=list)
 
     @property
     def both(self) -> float | None:
@@ -278,8 +289,22 @@ def plain_text(output: bytes) -> str:
     return text.strip()[-500:]
 
 
+def read_marks(path: Path, started: float) -> list[tuple[str, float]]:
+    """The app's start-up marks (``name perf_counter`` lines), from the spawn, in order."""
+    marks = []
+    with contextlib.suppress(OSError):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, _, at = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                marks.append((name, float(at) - started))
+    return sorted(marks, key=lambda item: item[1])
+
+
 def run_app(command: Sequence[str], env: dict[str, str], timeout: float) -> AppRun:
     """Start the app in a fresh 80x24 pty, time (a) and (b), then SIGTERM it and wait."""
+    trace = Path(env["MSGR_TUI_STATE_DIR"]) / "startup-trace"
+    trace.unlink(missing_ok=True)
+    env = {**env, TRACE_ENV: str(trace)}
     port = free_port()
     if listening(port):
         raise RuntimeError(f"something already listens on 127.0.0.1:{port}")
@@ -326,7 +351,8 @@ def run_app(command: Sequence[str], env: dict[str, str], timeout: float) -> AppR
         returncode, killed = stop(process, master, timeout)
         process = None
         tail = "" if screen is not None else plain_text(bytes(output[-2000:]))
-        return AppRun(screen, listener, returncode, killed, screen_cpu, tail)
+        marks = read_marks(trace, started)
+        return AppRun(screen, listener, returncode, killed, screen_cpu, tail, marks)
     finally:
         if process is not None:  # an exception on the way: never leave the app behind
             stop(process, master, 2.0)
@@ -458,6 +484,7 @@ def benchmark(runs: int, timeout: float, python: str, inherit_bytecode: bool) ->
         if bad or kills:
             failed += 1
             print(f"  ! exit statuses {codes}, {kills} killed (expected {EXIT_SIGTERM})")
+        print_breakdown(app_runs, width)
         tails = [run.tail for run in app_runs if run.tail]
         if tails:
             failed += 1
@@ -466,6 +493,24 @@ def benchmark(runs: int, timeout: float, python: str, inherit_bytecode: bool) ->
             print(f"  exit status {EXIT_SIGTERM} (SIGTERM) in every run")
     print(f"\n{load_note()} at the end")
     return 1 if failed else 0
+
+
+def print_breakdown(app_runs: Sequence[AppRun], width: int) -> None:
+    """The median time from each start-up mark to the next, and to the first screen."""
+    traced = [run for run in app_runs if run.marks and run.screen is not None]
+    if not traced:
+        print("  (no start-up marks: an app without msgr_tui/startup_trace.py?)")
+        return
+    phases: dict[str, list[float]] = {}
+    for run in traced:
+        previous_name, previous_at = "spawn", 0.0
+        for name, at in [*run.marks, ("first screen seen", run.screen or 0.0)]:
+            phases.setdefault(f"{previous_name} -> {name}", []).append(at - previous_at)
+            previous_name, previous_at = name, at
+    print(f"  where the time goes (median ms from one mark to the next, {len(traced)} runs):")
+    for label, times in phases.items():
+        median = statistics.median(times) * 1000
+        print(f"{'    ' + label:<{width}}{median:15.0f}")
 
 
 # --- -X importtime ------------------------------------------------------------------

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, startup_trace
 from .locations import config_file
 from .settings import DEFAULT_LISTEN, Settings
 
@@ -100,16 +100,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
+    startup_trace.mark("cli imported")
     args = build_parser().parse_args(argv)
     startup = prepare_startup(args)
     if isinstance(startup, int):
         return startup
     settings, session, notices = startup
+    startup_trace.mark("config read")
     from .ui.app import MsgrTuiApp  # deferred: only the UI needs textual
 
+    startup_trace.mark("ui imported")
     keymap = dict(session.loaded.config.keymap)
     app = MsgrTuiApp(settings, notices=notices, profiles=session, keymap=keymap)
+    startup_trace.mark("app made")
     app.run()
+    startup_trace.write()
     for note in app.closing_notes(CLOSING_WAIT):
         with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
             print(f"msgr-tui: {note}", file=sys.stderr)

@@ -23,6 +23,7 @@ from ..locations import new_recovery_file
 from ..profiles import ProfileSession
 from ..recovery import RecoveryFile, find_recovery_files
 from ..settings import Settings
+from ..startup_trace import mark
 from .help_text import help_markdown, known_binding_ids
 from .messages import SessionEnded
 from .profile_switch import ProfileSwitcher
@@ -179,6 +180,7 @@ class MsgrTuiApp(App[None]):
     # --------------------------------------------------------------- start
 
     async def on_mount(self) -> None:
+        mark("app mounting")
         themes, failures = load_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -206,6 +208,7 @@ class MsgrTuiApp(App[None]):
         self._install_signal_handlers()
         # Pushed, not the default screen: Textual cannot switch away from that one.
         await self.push_screen(self._main)
+        mark("main screen pushed")
         if self._start_messenger:
             if self.profile_switcher is not None:
                 self.profile_switcher.connect_at_start()  # may ask for a password first
