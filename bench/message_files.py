@@ -49,7 +49,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -78,9 +78,9 @@ class PeerRun:
     receiver_us: float
 
 
-def listening(command: list[str], stdout: IO[str]) -> tuple[subprocess.Popen[str], str]:
+def listening(command: list[str], stdout: IO[str], code: Path) -> tuple[subprocess.Popen[str], str]:
     """Start ``command``, which says on stderr where it listens: the process and that address."""
-    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=code)
     assert process.stderr is not None
     line = process.stderr.readline()
     found = re.search(r"listening on (\S+)", line)
@@ -93,9 +93,11 @@ def listening(command: list[str], stdout: IO[str]) -> tuple[subprocess.Popen[str
 def peer_pair(
     receiver: list[str],
     sender: list[str],
-    count: int,
     prepare: Callable[[str], None] | None = None,
     middle: list[str] | None = None,
+    *,
+    count: int,
+    code: Path = ROOT,
 ) -> PeerRun:
     """Start ``receiver`` (it listens on a free port), then ``sender`` to it.
 
@@ -107,13 +109,14 @@ def peer_pair(
     whole run (start-up, and for ``--from`` reading and checking the file,
     included), and the CPU each process used per message (its start-up
     included): the middle's in place of the sender's when there is one.
+    Every process runs in ``code``: ``-m msgr_tui`` runs the msgr_tui there.
     """
     with open(os.devnull, "w") as devnull:
-        recv, address = listening(receiver, devnull)
+        recv, address = listening(receiver, devnull, code)
         hop: subprocess.Popen[str] | None = None
         if middle is not None:
             hop, address = listening(
-                [part.replace("{address}", address) for part in middle], devnull
+                [part.replace("{address}", address) for part in middle], devnull, code
             )
         if prepare is not None:
             prepare(address)
@@ -124,7 +127,7 @@ def peer_pair(
                 stdout=out,
                 stderr=err,
                 text=True,
-                cwd=ROOT,
+                cwd=code,
             )
             _, status, usage = os.wait4(send.pid, 0)
             wall = time.perf_counter() - started
@@ -181,12 +184,12 @@ def broker_cpu_seconds() -> float:
     return total
 
 
-def broker_run(command: list[str], count: int) -> Run:
+def broker_run(command: list[str], count: int, code: Path) -> Run:
     """``count`` over the wall time of ``command`` (which must succeed), and its CPU."""
     broker_before = broker_cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, cwd=code
     )
     command_seconds = wait_with_usage(process)
     seconds = time.perf_counter() - started
@@ -235,19 +238,22 @@ def recv_command(count: int, *extra: str) -> list[str]:
     return [*MSGR_TUI, "recv", "~127.0.0.1:0", "--count", str(count), *extra]
 
 
-def rabbitmq_round(count: int, size: int) -> dict[str, Run]:
+def rabbitmq_round(count: int, size: int, code: Path) -> dict[str, Run]:
     """Send N into A, move them A -> B, receive them from B: the three runs."""
     a, b = (f"bench-move-{kind}-{uuid.uuid4().hex[:8]}" for kind in ("a", "b"))
     send = broker_run(
         [*MSGR_TUI, "send", f"{RABBITMQ}/{a}", "--count", str(count), "--size", str(size)],
         count,
+        code,
     )
     move = broker_run(
-        [*MSGR_TUI, "move", f"{RABBITMQ}/{a}", f"{RABBITMQ}/{b}", "--count", str(count)], count
+        [*MSGR_TUI, "move", f"{RABBITMQ}/{a}", f"{RABBITMQ}/{b}", "--count", str(count)],
+        count,
+        code,
     )
     # The move made B durable: a plain receiver reads it as it is.
     recv = broker_run(
-        [*MSGR_TUI, "recv", f"{RABBITMQ}//amq/queue/{b}", "--count", str(count)], count
+        [*MSGR_TUI, "recv", f"{RABBITMQ}//amq/queue/{b}", "--count", str(count)], count, code
     )
     return {"send A": send, "move A -> B": move, "recv B": recv}
 
@@ -278,105 +284,157 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+COMPARISONS = [
+    ("recv > /dev/null", "recv > /dev/null"),
+    ("recv --json > /dev/null", "recv > /dev/null"),
+    ("recv -o FILE", "recv > /dev/null"),
+    ("send --count --size", "send --count --size"),
+    ("send --from FILE", "send --count --size"),
+    ("send ADDR --from FILE", "send --count --size"),
+    ("send --count -> raw", "send --count -> raw"),
+    ("send ADDR --from -> raw", "send --count -> raw"),
+    ("library -> library", "library -> library"),
+    ("library -> move ~ -> lib", "library -> library"),
+]
+BROKER_COMPARISONS = [
+    ("send A", "send A"),
+    ("recv B", "recv B"),
+    ("move A -> B", "slower of send A, recv B"),
+]
+
+
+@dataclass
+class Results:
+    """The runs of one msgr_tui (``--before``'s or this one), by row."""
+
+    rates: dict[str, list[float]] = field(default_factory=dict)
+    walls: dict[str, list[float]] = field(default_factory=dict)  # peer to peer: whole run
+    # CPU us per message: peer to peer (sender, receiver), through RabbitMQ (command, broker).
+    cpu: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+    def add(self, name: str, run: PeerRun | Run) -> None:
+        self.rates.setdefault(name, []).append(run.rate)
+        if isinstance(run, PeerRun):
+            self.walls.setdefault(name, []).append(run.whole_run)
+            self.cpu.setdefault(name, []).append((run.sender_us, run.receiver_us))
+        else:
+            self.cpu.setdefault(name, []).append((run.command_us, run.broker_us))
+
+
+PeerRow = tuple[list[str], list[str], Callable[[str], None] | None, list[str] | None]
+
+
+def peer_rows(count: int, size: int, saved: Path, own: Path, fresh: Path) -> dict[str, PeerRow]:
+    """Each peer-to-peer row: receiver, sender, prepare, middle. ``recv -o`` writes ``fresh``;
+    the ``--from`` rows read ``saved`` (for their own addresses, rewritten into ``own``)."""
+    library = library_receiver(count)
+    plain_send = [*MSGR_TUI, "send", "{address}", "--count", str(count), "--size", str(size)]
+    readdressing = [*MSGR_TUI, "send", "{address}", "--from", str(saved)]
+    lib_send = library_sender(count, size)
+    return {
+        "recv > /dev/null": (recv_command(count), lib_send, None, None),
+        "recv --json > /dev/null": (recv_command(count, "--json"), lib_send, None, None),
+        "recv -o FILE": (recv_command(count, "-o", str(fresh)), lib_send, None, None),
+        "send --count --size": (library, plain_send, None, None),
+        "send --from FILE": (
+            library,
+            [*MSGR_TUI, "send", "--from", str(own)],
+            readdress_file(saved, own),
+            None,
+        ),
+        "send ADDR --from FILE": (library, readdressing, None, None),
+        "send --count -> raw": (raw_receiver(count), plain_send, None, None),
+        "send ADDR --from -> raw": (raw_receiver(count), readdressing, None, None),
+        "library -> library": (library, lib_send, None, None),
+        "library -> move ~ -> lib": (
+            library,
+            lib_send,
+            None,
+            [*MSGR_TUI, "move", "~127.0.0.1:0", "{address}", "--count", str(count)],
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-rabbitmq", action="store_true", help="skip the move through RabbitMQ")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="also run every row with the msgr_tui in DIR (e.g. an older commit's, from "
+        "git archive), interleaved with this one's: a second table, from the same run",
+    )
     args = parser.parse_args()
     count, size = args.count, args.size
-    rates: dict[str, list[float]] = {}
-    walls: dict[str, list[float]] = {}  # peer to peer: over the sender's whole run
-    # CPU us per message: peer to peer (sender, receiver), through RabbitMQ (command, broker).
-    cpu: dict[str, list[tuple[float, float]]] = {}
+    trees = {"this msgr_tui": ROOT}
+    if args.before is not None:
+        trees[f"--before {args.before}"] = args.before.resolve()
+    results = {label: Results() for label in trees}
     broker = contextlib.nullcontext() if args.no_rabbitmq else rabbitmq_running()
     with broker, tempfile.TemporaryDirectory() as scratch:
         for repetition in range(args.repeat):
-            # A message file is never overwritten: a new one each time.
+            # A message file is never overwritten: a new one each time. Every
+            # --from row of a repetition reads the file this msgr_tui wrote.
             saved = Path(scratch) / f"saved-{repetition}.jsonl"
-            own = Path(scratch) / f"own-{repetition}.jsonl"
-            library = library_receiver(count)
-            plain_send = [
-                *MSGR_TUI, "send", "{address}", "--count", str(count), "--size", str(size)
-            ]  # fmt: skip
-            readdressing = [*MSGR_TUI, "send", "{address}", "--from", str(saved)]
-            runs: dict[
-                str, tuple[list[str], list[str], Callable[[str], None] | None, list[str] | None]
-            ] = {
-                "recv > /dev/null": (recv_command(count), library_sender(count, size), None, None),
-                "recv --json > /dev/null": (
-                    recv_command(count, "--json"),
-                    library_sender(count, size),
-                    None,
-                    None,
-                ),
-                "recv -o FILE": (
-                    recv_command(count, "-o", str(saved)),
-                    library_sender(count, size),
-                    None,
-                    None,
-                ),
-                "send --count --size": (library, plain_send, None, None),
-                "send --from FILE": (
-                    library,
-                    [*MSGR_TUI, "send", "--from", str(own)],
-                    readdress_file(saved, own),
-                    None,
-                ),
-                "send ADDR --from FILE": (library, readdressing, None, None),
-                "send --count -> raw": (raw_receiver(count), plain_send, None, None),
-                "send ADDR --from -> raw": (raw_receiver(count), readdressing, None, None),
-                "library -> library": (library, library_sender(count, size), None, None),
-                "library -> move ~ -> lib": (
-                    library,
-                    library_sender(count, size),
-                    None,
-                    [*MSGR_TUI, "move", "~127.0.0.1:0", "{address}", "--count", str(count)],
-                ),
+            rows = {
+                label: peer_rows(
+                    count,
+                    size,
+                    saved,
+                    Path(scratch) / f"own-{repetition}-{index}.jsonl",
+                    saved if index == 0 else Path(scratch) / f"fresh-{repetition}-{index}.jsonl",
+                )
+                for index, label in enumerate(trees)
             }
-            for name, (receiver, sender, prepare, middle) in runs.items():
-                run = peer_pair(receiver, sender, count, prepare, middle)
-                rates.setdefault(name, []).append(run.rate)
-                walls.setdefault(name, []).append(run.whole_run)
-                cpu.setdefault(name, []).append((run.sender_us, run.receiver_us))
+            # Row by row, each msgr_tui in turn: a slow spell hits both alike.
+            for name in rows["this msgr_tui"]:
+                for label, code in trees.items():
+                    try:
+                        run = peer_pair(*rows[label][name], count=count, code=code)
+                    except SystemExit as error:
+                        if code == ROOT:
+                            raise
+                        # An older msgr_tui may not have what the row needs (move ~).
+                        results[label].failed.add(name)
+                        print(f"{label}: {name}: {error}", file=sys.stderr)
+                        continue
+                    results[label].add(name, run)
             if not args.no_rabbitmq:
-                for name, run in rabbitmq_round(count, size).items():
-                    rates.setdefault(name, []).append(run.rate)
-                    cpu.setdefault(name, []).append((run.command_us, run.broker_us))
+                for label, code in trees.items():
+                    for name, run in rabbitmq_round(count, size, code).items():
+                        results[label].add(name, run)
         file_size = saved.stat().st_size
     print(
         f"{count:,} messages of {size} bytes, loopback, median of {args.repeat}; "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
         f"the file: {file_size / count:.0f} bytes a message"
     )
+    for label, result in results.items():
+        report_table(label, result, args.no_rabbitmq)
+
+
+def report_table(label: str, result: Results, no_rabbitmq: bool) -> None:
+    rates, walls, cpu = result.rates, result.walls, result.cpu
     print(
-        f"{'run':<25} {'msg/s':>9} {'vs baseline':>12} {'whole run msg/s':>16}"
+        f"\n{label}\n{'run':<25} {'msg/s':>9} {'vs baseline':>12} {'whole run msg/s':>16}"
         f"  CPU us/msg: {'sender':>6} {'receiver':>8}  (move ~: the move's, not the sender's)"
     )
-    comparisons = [
-        ("recv > /dev/null", "recv > /dev/null"),
-        ("recv --json > /dev/null", "recv > /dev/null"),
-        ("recv -o FILE", "recv > /dev/null"),
-        ("send --count --size", "send --count --size"),
-        ("send --from FILE", "send --count --size"),
-        ("send ADDR --from FILE", "send --count --size"),
-        ("send --count -> raw", "send --count -> raw"),
-        ("send ADDR --from -> raw", "send --count -> raw"),
-        ("library -> library", "library -> library"),
-        ("library -> move ~ -> lib", "library -> library"),
-    ]
-    if not args.no_rabbitmq:
-        comparisons += [
-            ("send A", "send A"),
-            ("recv B", "recv B"),
-            ("move A -> B", "slower of send A, recv B"),
-        ]
+    comparisons = list(COMPARISONS)
+    if not no_rabbitmq:
+        comparisons += BROKER_COMPARISONS
         rates["slower of send A, recv B"] = [
             min(sent, received)
             for sent, received in zip(rates["send A"], rates["recv B"], strict=True)
         ]
     for name, baseline in comparisons:
+        if name in result.failed or name not in rates:
+            print(f"{name:<25} {'(failed)':>9}")
+            continue
         rate = median(rates[name])
         whole = f"{median(walls[name]):>16,.0f}" if name in walls else f"{'(the same)':>16}"
         line = f"{name:<25} {rate:>9,.0f} {rate / median(rates[baseline]):>11.2f}x {whole}"
@@ -387,7 +445,7 @@ def main() -> None:
         print(line)
     broker_rows = [name for name in cpu if name not in walls]
     if broker_rows:
-        print("\nCPU us per message through RabbitMQ (medians): the command, the broker")
+        print("CPU us per message through RabbitMQ (medians): the command, the broker")
         for name in broker_rows:
             command_us = median([command for command, _ in cpu[name]])
             broker_us = median([broker for _, broker in cpu[name]])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import functools
 import gc
 import re
@@ -21,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from proton import Message, symbol
+from proton import Message
 
 from ..drafts import BODY_JSON, BODY_TEXT, Draft, DraftError, build_message, parse_properties
 from ..formatting import count_of
@@ -33,6 +32,7 @@ from ..messagefile import (
     SectionError,
     decode_message,
     encode_message,
+    encode_readdressed,
     read_messages,
     save_messages,
 )
@@ -71,8 +71,6 @@ from .common import (
 from .progress import Progress, rate
 
 OUTCOMES = ("accepted", "rejected", "released", "modified", "aborted")
-# Where a message sent somewhere else than its ``to`` says it was first sent.
-ORIGINAL_TO = symbol("x-opt-original-to")
 # At most this many messages are encoded and waiting for an answer at once:
 # enough to keep a peer's credit (1024 per link for a Messenger) busy, and a
 # million-message run never holds more than this in memory.
@@ -389,15 +387,16 @@ def encoded_messages(
     written = default_rewrite(address) if address is not None else None
     given = settings.with_credentials(address) if address is not None else None
     for where, record in records:
-        if written is not None:
-            record = readdressed(record, written)
-        elif not record.address:
+        if written is None and not record.address:
             raise CommandError(
                 f"{where}: the message has no address: give ADDRESS (nothing was sent)", 2
             )
         destinations.append(given or settings.with_credentials(record.address or ""))
         try:
-            encoded.append(encode_message(record))
+            if written is not None:
+                encoded.append(encode_readdressed(record, written))
+            else:
+                encoded.append(encode_message(record))
         except SectionError as error:
             raise CommandError(f"{where}: {error} (nothing was sent)", EXIT_USAGE) from None
     return Messages(
@@ -408,23 +407,6 @@ def encoded_messages(
         source=args.from_file if args.from_file != "-" else "<stdin>",
         lines=lines,
     )
-
-
-def readdressed(record: MessageRecord, written: str) -> MessageRecord:
-    """``record`` sent to ``written`` (an address as a message holds it: see default_rewrite).
-
-    Its ``to`` says so; the original destination goes into the message
-    annotation ``x-opt-original-to`` (when it had one and it differs), so a
-    replayed or moved message still tells where it was first sent.
-    """
-    original = record.address
-    properties = dict(record.properties or {})
-    properties["to"] = written
-    if not original or original == written:
-        return dataclasses.replace(record, properties=properties)
-    annotations = dict(record.message_annotations or {})
-    annotations.setdefault(ORIGINAL_TO, original)
-    return dataclasses.replace(record, properties=properties, message_annotations=annotations)
 
 
 def message_from_args(args: argparse.Namespace) -> Message:

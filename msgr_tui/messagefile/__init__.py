@@ -7,11 +7,21 @@ bytes of a message into a :class:`MessageRecord` and back.
 
 from .files import MessageFileError, MessageFileWriter, read_messages, record_line, save_messages
 from .records import FORMAT_KEY, FORMAT_VERSION, RecordFormatError, from_record, to_record
-from .sections import Body, BodyKind, MessageRecord, SectionError, decode_message, encode_message
+from .sections import (
+    ORIGINAL_TO,
+    Body,
+    BodyKind,
+    MessageRecord,
+    SectionError,
+    decode_message,
+    encode_message,
+    encode_readdressed,
+)
 
 __all__ = [
     "FORMAT_KEY",
     "FORMAT_VERSION",
+    "ORIGINAL_TO",
     "Body",
     "BodyKind",
     "MessageFileError",
@@ -21,6 +31,7 @@ __all__ = [
     "SectionError",
     "decode_message",
     "encode_message",
+    "encode_readdressed",
     "from_record",
     "read_messages",
     "record_line",

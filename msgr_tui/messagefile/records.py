@@ -52,6 +52,7 @@ _SECTION_KEYS = (
     "footer",
     "meta",
 )
+_KNOWN_KEYS = frozenset((FORMAT_KEY, *_SECTION_KEYS))
 _HEADER_TYPES = {
     "durable": bool,
     "priority": ubyte,
@@ -149,22 +150,31 @@ def from_record(record: Any) -> MessageRecord:
         raise ValueFormatError(
             FORMAT_KEY, f"format version {version} is newer than this msgr-tui reads"
         )
-    unknown = set(record) - {FORMAT_KEY, *_SECTION_KEYS}
-    if unknown:
-        raise ValueFormatError("", f"unknown key(s) {sorted(unknown)}")
-    meta = record.get("meta")
+    if not _KNOWN_KEYS.issuperset(record):
+        raise ValueFormatError("", f"unknown key(s) {sorted(record.keys() - _KNOWN_KEYS)}")
+    get = record.get
+    meta = get("meta")
     if meta is not None and type(meta) is not dict:
         raise ValueFormatError("meta", "must be an object")
+    # The sections a line leaves out cost no call: most lines have few.
+    delivery_annotations = get("delivery_annotations")
+    message_annotations = get("message_annotations")
+    application_properties = get("application_properties")
+    footer = get("footer")
     return MessageRecord(
-        header=_header(record.get("header")),
-        delivery_annotations=_annotations(
-            record.get("delivery_annotations"), "delivery_annotations"
-        ),
-        message_annotations=_annotations(record.get("message_annotations"), "message_annotations"),
-        properties=_properties(record.get("properties")),
-        application_properties=_application_properties(record.get("application_properties")),
-        body=_body(record.get("body")),
-        footer=_annotations(record.get("footer"), "footer"),
+        header=_header(get("header")),
+        delivery_annotations=None
+        if delivery_annotations is None
+        else _annotations(delivery_annotations, "delivery_annotations"),
+        message_annotations=None
+        if message_annotations is None
+        else _annotations(message_annotations, "message_annotations"),
+        properties=_properties(get("properties")),
+        application_properties=None
+        if application_properties is None
+        else _application_properties(application_properties),
+        body=_body(get("body")),
+        footer=None if footer is None else _annotations(footer, "footer"),
     )
 
 
