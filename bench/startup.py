@@ -69,9 +69,15 @@ msgr_tui.ui.app"`` (``--importtime-runs`` times, default 5, taking the median of
 each module) and prints the ``--top`` (default 15) imports with the largest
 cumulative time.
 
+``--against DIR`` runs every way of starting a second time in each round on
+DIR's ``msgr_tui`` (another checkout, such as ``git worktree add DIR main``),
+and prints this checkout's medians over that one's: a before and after from the
+same rounds, on the same load.
+
 Usage::
 
     python3 bench/startup.py [--runs 10] [--timeout 20] [--inherit-bytecode]
+                             [--against DIR] [--no-wrappers]
     python3 bench/startup.py --importtime [--importtime-runs 5] [--top 15]
 """
 
@@ -118,6 +124,7 @@ class Variant:
 
     label: str
     command: list[str]
+    repo: Path = REPO  # whose msgr_tui it runs (PYTHONPATH)
 
 
 @dataclasses.dataclass
@@ -147,6 +154,14 @@ class AppRun:
 
 
 # --- environment --------------------------------------------------------------------
+
+
+def with_repo(env: dict[str, str], repo: Path) -> dict[str, str]:
+    """``env`` with ``repo``'s msgr_tui first on PYTHONPATH instead of this one's."""
+    if repo == REPO:
+        return env
+    rest = env["PYTHONPATH"].split(os.pathsep)[1:]
+    return {**env, "PYTHONPATH": os.pathsep.join([str(repo), *rest])}
 
 
 def child_env(tmp: Path, inherit_bytecode: bool) -> dict[str, str]:
@@ -206,9 +221,9 @@ def is_wrapper(path: Path) -> bool:
     return first.startswith(b"#!") and b"python" not in first
 
 
-def variants(python: str) -> list[Variant]:
+def variants(python: str, wrappers: bool = True) -> list[Variant]:
     """The ways of starting the app that exist here (see the module docstring)."""
-    scripts = on_path("msgr-tui")
+    scripts = [path for path in on_path("msgr-tui") if wrappers or not is_wrapper(path)]
     installed = Path(sysconfig.get_path("scripts")) / "msgr-tui"
     if installed.is_file() and all(installed.resolve() != path.resolve() for path in scripts):
         scripts.append(installed)
@@ -439,8 +454,24 @@ def print_header(runs: int, inherit_bytecode: bool) -> None:
     )
 
 
-def benchmark(runs: int, timeout: float, python: str, inherit_bytecode: bool) -> int:
-    apps = variants(python)
+def benchmark(
+    runs: int,
+    timeout: float,
+    python: str,
+    inherit_bytecode: bool,
+    against: Path | None = None,
+    wrappers: bool = True,
+) -> int:
+    apps = variants(python, wrappers)
+    if against is not None:  # the same ways of starting, on the other checkout's msgr_tui
+        apps = [
+            other
+            for variant in apps
+            for other in (
+                variant,
+                Variant(f"{variant.label} [{against}]", variant.command, against),
+            )
+        ]
     bases = baselines(python)
     print_header(runs, inherit_bytecode)
     results: dict[str, list[AppRun]] = {variant.label: [] for variant in apps}
@@ -456,7 +487,7 @@ def benchmark(runs: int, timeout: float, python: str, inherit_bytecode: bool) ->
                 if not warm_up:
                     base_times[variant.label].append(elapsed)
             for variant in apps:
-                result = run_app(variant.command, env, timeout)
+                result = run_app(variant.command, with_repo(env, variant.repo), timeout)
                 if not warm_up:
                     results[variant.label].append(result)
             print(f"  round {round_number}{' (warm-up)' if warm_up else ''} done", file=sys.stderr)
@@ -484,6 +515,8 @@ def benchmark(runs: int, timeout: float, python: str, inherit_bytecode: bool) ->
         if bad or kills:
             failed += 1
             print(f"  ! exit statuses {codes}, {kills} killed (expected {EXIT_SIGTERM})")
+        if against is not None and "[" in label:
+            print_ratios(app_runs, results[label[: label.rindex(" [")]], width)
         print_breakdown(app_runs, width)
         tails = [run.tail for run in app_runs if run.tail]
         if tails:
@@ -493,6 +526,20 @@ def benchmark(runs: int, timeout: float, python: str, inherit_bytecode: bool) ->
             print(f"  exit status {EXIT_SIGTERM} (SIGTERM) in every run")
     print(f"\n{load_note()} at the end")
     return 1 if failed else 0
+
+
+def print_ratios(theirs: Sequence[AppRun], ours: Sequence[AppRun], width: int) -> None:
+    """This checkout's medians over the other's, for the figures of both in the same rounds."""
+    picks: list[tuple[str, Callable[[AppRun], float | None]]] = [
+        ("max(a, b)", lambda run: run.both),
+        ("CPU at (a)", lambda run: run.screen_cpu),
+    ]
+    for name, pick in picks:
+        mine = [value for run in ours if (value := pick(run)) is not None]
+        other = [value for run in theirs if (value := pick(run)) is not None]
+        if mine and other:
+            ratio = statistics.median(mine) / statistics.median(other)
+            print(f"{'  this checkout / that one, ' + name:<{width}}{ratio:15.2f}")
 
 
 def print_breakdown(app_runs: Sequence[AppRun], width: int) -> None:
@@ -612,6 +659,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="keep the environment's bytecode settings (default: a bytecode cache in a temp dir)",
     )
     parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="also run every way of starting on DIR's msgr_tui (another checkout), "
+        "interleaved, and print the ratios",
+    )
+    parser.add_argument(
+        "--no-wrappers",
+        action="store_true",
+        help="leave out the msgr-tui wrappers on PATH (such as a pyenv shim)",
+    )
+    parser.add_argument(
         "--importtime",
         action="store_true",
         help=f'print the top imports of python3 -X importtime -c "{IMPORT_STATEMENT}" instead',
@@ -625,7 +684,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--runs and --importtime-runs must be at least 1")
     if args.importtime:
         return importtime(args.python, args.importtime_runs, args.top, args.inherit_bytecode)
-    return benchmark(args.runs, args.timeout, args.python, args.inherit_bytecode)
+    against = args.against.resolve() if args.against is not None else None
+    if against is not None and not (against / "msgr_tui").is_dir():
+        parser.error(f"--against {args.against}: no msgr_tui there")
+    return benchmark(
+        args.runs, args.timeout, args.python, args.inherit_bytecode, against, not args.no_wrappers
+    )
 
 
 if __name__ == "__main__":

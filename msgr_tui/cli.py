@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -101,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
     startup_trace.mark("cli imported")
+    # The start makes hundreds of thousands of objects that live as long as the
+    # app (modules, styles, widgets) and frees few: collections then would only
+    # cost time. Resumed once the first screen is shown (resume_gc).
+    gc.disable()
     args = build_parser().parse_args(argv)
     startup = prepare_startup(args)
     if isinstance(startup, int):
@@ -111,14 +116,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     startup_trace.mark("ui imported")
     keymap = dict(session.loaded.config.keymap)
-    app = MsgrTuiApp(settings, notices=notices, profiles=session, keymap=keymap)
+    app = MsgrTuiApp(settings, notices=notices, profiles=session, keymap=keymap, on_shown=resume_gc)
     startup_trace.mark("app made")
-    app.run()
+    try:
+        app.run()
+    finally:
+        resume_gc()
     startup_trace.write()
     for note in app.closing_notes(CLOSING_WAIT):
         with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
             print(f"msgr-tui: {note}", file=sys.stderr)
     return app.return_code or 0
+
+
+def resume_gc() -> None:
+    """Collect again, once started: what the start made is frozen first (out of the
+    collector's way for good, so its later passes stay as short as before)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def prepare_startup(args: argparse.Namespace) -> tuple[Settings, ProfileSession, list[str]] | int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -24,6 +24,7 @@ from ..profiles import ProfileSession
 from ..recovery import RecoveryFile, find_recovery_files
 from ..settings import Settings
 from ..startup_trace import mark
+from ..startup_trace import write as write_marks
 from .help_text import help_markdown, known_binding_ids
 from .messages import SessionEnded
 from .profile_switch import ProfileSwitcher
@@ -109,6 +110,7 @@ class MsgrTuiApp(App[None]):
         start_messenger: bool = True,
         profiles: ProfileSession | None = None,
         keymap: dict[str, str] | None = None,
+        on_shown: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self._main = MainScreen(settings)
@@ -124,9 +126,13 @@ class MsgrTuiApp(App[None]):
         # ends): where the outgoing messages nobody answered were kept.
         self.exit_notes: list[str] = []
         self._told: set[int] = set()  # sessions whose end notes are in exit_notes
+        # Called once the first screen is drawn (the command line resumes the gc).
+        self._on_shown = on_shown
         # Binding id -> keys, from the config file's [keymap]; the help shows it.
         self.keymap = dict(keymap or {})
         self.profile_switcher = ProfileSwitcher(self, profiles) if profiles is not None else None
+        # Here, not once mounted: a theme set later styles every widget a second time.
+        self._theme_notices = self._choose_theme(self.settings.theme or DEFAULT_THEME)
 
     # ------------------------------------------------------------- session
 
@@ -181,24 +187,8 @@ class MsgrTuiApp(App[None]):
 
     async def on_mount(self) -> None:
         mark("app mounting")
-        themes, failures = load_themes()
-        for theme in themes:
-            self.register_theme(theme)
-        if failures:
-            self.notify(
-                "\n".join(printable(str(failure)) for failure in failures),
-                title="Some themes could not be loaded",
-                severity="warning",
-                timeout=15,
-            )
-        wanted = self.settings.theme or DEFAULT_THEME
-        if wanted in self.available_themes:
-            self.theme = wanted
-        else:
-            available = ", ".join(sorted(self.available_themes))
-            self.notify(f"theme {wanted!r} not found; available: {available}", severity="warning")
-            if DEFAULT_THEME in self.available_themes:
-                self.theme = DEFAULT_THEME
+        for title, notice in self._theme_notices:
+            self.notify(notice, title=title, severity="warning", timeout=15)
         tls_notice = missing_tls_notice()
         if tls_notice is not None:
             self._startup_notices.append(tls_notice)
@@ -209,12 +199,38 @@ class MsgrTuiApp(App[None]):
         # Pushed, not the default screen: Textual cannot switch away from that one.
         await self.push_screen(self._main)
         mark("main screen pushed")
+        self.call_after_refresh(self._shown)
         if self._start_messenger:
             if self.profile_switcher is not None:
                 self.profile_switcher.connect_at_start()  # may ask for a password first
             else:
                 self._main.connect()
         self._offer_recovered()
+
+    def _shown(self) -> None:
+        mark("first frame")
+        write_marks()
+        if self._on_shown is not None:
+            self._on_shown()
+
+    def _choose_theme(self, wanted: str) -> list[tuple[str, str]]:
+        """Register the themes and start on ``wanted``; what to tell the user (title, text)."""
+        themes, failures = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        notices = []
+        if failures:
+            listed = "\n".join(printable(str(failure)) for failure in failures)
+            notices.append(("Some themes could not be loaded", listed))
+        if wanted not in self.available_themes:
+            available = ", ".join(sorted(self.available_themes))
+            notices.append(("", f"theme {wanted!r} not found; available: {available}"))
+            wanted = DEFAULT_THEME
+        if wanted in self.available_themes:
+            # Before the start, the restyle this queues parses the stylesheet once with
+            # the theme's variables, before any widget is styled.
+            self.theme = wanted
+        return notices
 
     def _offer_recovered(self) -> None:
         """Once a session runs (a password may be asked first): offer what earlier runs left."""

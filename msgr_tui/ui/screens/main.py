@@ -62,7 +62,7 @@ from ...messagefile import (
 from ...messenger.address import AddressError, parse_address
 from ...recovery import load_recovery_file
 from ...settings import Settings
-from ...startup_trace import mark, write
+from ...startup_trace import mark
 from ..messages import BridgeBatch, CommandRequested, SessionEnded
 from ..widgets.compose_pane import ComposePane
 from ..widgets.incoming import IncomingPane
@@ -207,11 +207,6 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.incoming.table.focus()
         mark("main screen mounted")
-        self.call_after_refresh(self._first_refresh)
-
-    def _first_refresh(self) -> None:
-        mark("first frame")
-        write()
 
     # -------------------------------------------------------------- session
 
