@@ -119,13 +119,13 @@ class Router:
     def _keep_prefix(self, message: Message, address: str, data: bytes) -> None:
         """Keep what comes before the body in ``data`` for the next put of ``message``.
 
-        Only for our Message (its ``__setattr__`` drops the copy when a field
-        changes), with no instructions, annotations or properties (they are
-        dicts a program may change in place) and a bytes or str body, whose
-        section is checked to be where it is expected: anything else is
-        encoded in full each time.
+        Only for our Message itself (its field setters drop the copy; Proton's
+        Message and subclasses, whose setters may not, are encoded in full
+        each time), with no instructions, annotations or properties (they
+        are dicts a program may change in place) and a bytes or str body,
+        whose section is checked to be where it is expected.
         """
-        if type(message).__setattr__ is not OwnMessage.__setattr__ or not has_only_body(message):
+        if type(message) is not OwnMessage or not has_only_body(message):
             return
         section = with_value_body(b"", message.body)
         if section is None or not data.endswith(section):

@@ -50,6 +50,17 @@ CHANGES: list[tuple[str, Callable[[Message], Any] | None]] = [
 ]
 
 
+class ProtonSetters(Message):
+    """A program's subclass whose subject setter is Proton's own (it drops nothing)."""
+
+    subject = property(ProtonMessage.subject.fget, ProtonMessage.subject.fset)
+
+
+# The Message classes a program may put: ours, Proton's, and a subclass of ours.
+KINDS: list[type[ProtonMessage]] = [Message, ProtonMessage, ProtonSetters]
+KIND_IDS = ["ours", "Proton's", "a subclass with Proton's subject setter"]
+
+
 def expected_on_wire(message: Message, receiver_port: int, sender: Messenger) -> bytes:
     """What a fresh Message with the same fields, put for the first time, would send."""
     fresh = Message()
@@ -59,15 +70,16 @@ def expected_on_wire(message: Message, receiver_port: int, sender: Messenger) ->
     return fresh.encode()
 
 
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 @pytest.mark.parametrize("what, change", CHANGES, ids=[what for what, _ in CHANGES])
 def test_a_message_put_again_after_a_change_goes_out_as_a_fresh_one_would(
-    what: str, change: Callable[[Message], Any] | None
+    what: str, change: Callable[[Message], Any] | None, kind: type[ProtonMessage]
 ) -> None:
     receiver = started("receiver", blocking=False)
     port = receiver.subscribe("amqp://~127.0.0.1:0").port
     receiver.recv(10)
     sender = started("sender", blocking=False)
-    message = Message(address=f"amqp://127.0.0.1:{port}/q", subject="first", body=b"x" * 32)
+    message = kind(address=f"amqp://127.0.0.1:{port}/q", subject="first", body=b"x" * 32)
     expected = [expected_on_wire(message, port, sender)]
     sender.put(message)  # the first put keeps what it encoded
     if change is not None:
