@@ -22,6 +22,11 @@ ours
     ``send()`` waits for the last answers. The receiver subscribes to
     ``~127.0.0.1:PORT``, then ``recv()`` and ``get`` into a ``Message`` for
     every message it holds: every message is decoded.
+before (with ``--before REF``)
+    ours as of the git revision REF (``git archive`` into a temporary
+    directory, this ``oldapi_peers.py`` copied in beside its ``msgr_tui``,
+    which it imports), interleaved with the rest: a change's before and after
+    from one run, ``ours/before`` its gain.
 raw
     Proton 0.40's own ``Container`` + ``MessagingHandler`` on both sides
     (``throughput_peers.py``): receiver prefetch 1000 and ``auto_accept``,
@@ -104,7 +109,7 @@ RAW_PEERS = HERE / "throughput_peers.py"
 OLDAPI_PEERS = HERE / "oldapi_peers.py"
 REPO = HERE.parent
 DEFAULT_ORIGINAL = REPO.parent / "shared" / "oracle" / "run-original"
-IMPLS = ("raw", "original", "ours")
+IMPLS = ("raw", "original", "before", "ours")
 MODES = {"alo": "at-least-once", "amo": "at-most-once"}
 TARGET_RATIO = 2.0  # ours / original, at-least-once, 32 B and 1 KiB
 TARGET_RATE = 100_000  # ours, at-least-once, 32 B
@@ -323,6 +328,8 @@ def peer_command(impl: str, config: dict[str, Any], args: argparse.Namespace) ->
         return [sys.executable, str(RAW_PEERS), text]
     if impl == "ours":
         return [sys.executable, str(OLDAPI_PEERS), "ours", text]
+    if impl == "before":
+        return [sys.executable, str(args.before_dir / "bench" / "oldapi_peers.py"), "ours", text]
     return [str(args.original_info.script), str(OLDAPI_PEERS), "original", text]
 
 
@@ -657,6 +664,8 @@ def print_rates(results: Results, args: argparse.Namespace) -> None:
         header += f" {'ours/orig':>9}"
     if "ours" in impls and "raw" in impls:
         header += f" {'ours/raw':>8}"
+    if "ours" in impls and "before" in impls:
+        header += f" {'ours/before':>11}"
     header += f" {'other load':>10}"
     print(header)
     print("-" * len(header))
@@ -673,6 +682,8 @@ def print_rates(results: Results, args: argparse.Namespace) -> None:
                 line += f" {ratio(rates['ours'], rates['original']):>8.2f}x"
             if "ours" in impls and "raw" in impls:
                 line += f" {ratio(rates['ours'], rates['raw']):>7.2f}x"
+            if "ours" in impls and "before" in impls:
+                line += f" {ratio(rates['ours'], rates['before']):>10.2f}x"
             loads = [
                 s.other_load
                 for impl in impls
@@ -708,7 +719,7 @@ def print_memory(results: Results, args: argparse.Namespace) -> None:
         "holds\neach message tracked, sent and unanswered, the receiver got it "
         "(get) and has not accepted it"
     )
-    mem_impls = [impl for impl in ("original", "ours") if impl in impls]
+    mem_impls = [impl for impl in ("original", "before", "ours") if impl in impls]
     header = f"{'body':>6} {'held':>7}" + "".join(
         f" {impl + ' sender':>16} {impl + ' receiver':>17}" for impl in mem_impls
     )
@@ -804,6 +815,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only", dest="impls", nargs="+", choices=IMPLS, default=list(IMPLS), help="which sides"
     )
     parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also run ours as of git revision REF (e.g. a commit before a change), interleaved",
+    )
+    parser.add_argument(
         "--original",
         metavar="PATH",
         help="the run-original script (default: $MSGR_BENCH_ORIGINAL, else "
@@ -878,7 +894,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.messages < 1 or args.reps < 1 or args.batch < 1 or args.big_messages < 1:
         parser.error("--messages, --big-messages, --reps and --batch must be at least 1")
     args.impls = [impl for impl in IMPLS if impl in args.impls]
-    measure_memory = not args.no_memory and bool({"original", "ours"} & set(args.impls))
+    measure_memory = not args.no_memory and bool({"original", "before", "ours"} & set(args.impls))
     args.memory_sizes = list(args.sizes) if measure_memory else []
     for folder in (args.py_spy, args.cprofile):
         if folder:
@@ -922,7 +938,7 @@ def run_all(args: argparse.Namespace, results: Results) -> None:
                         f"{sample.sender_cpu_us:.1f} / {sample.receiver_cpu_us:.1f}{load})",
                         flush=True,
                     )
-    mem_impls = [impl for impl in ("original", "ours") if impl in impls]
+    mem_impls = [impl for impl in ("original", "before", "ours") if impl in impls]
     # Memory is barely moved by load: at most 3 repetitions.
     for rep in range(1, min(args.reps, 3) + 1):
         for size in args.memory_sizes:
@@ -954,6 +970,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     args.original_info = None
+    args.before_dir = None
+    before_tmp = None
+    if args.before:
+        before_tmp = tempfile.TemporaryDirectory(prefix="msgr-bench-before-")
+        try:
+            args.before_dir = extract_revision(args.before, Path(before_tmp.name))
+        except RunFailed as error:
+            before_tmp.cleanup()
+            print(f"--before {args.before}: {error}", file=sys.stderr)
+            return 2
+        args.impls = [impl for impl in IMPLS if impl in args.impls or impl == "before"]
+    else:
+        args.impls = [impl for impl in args.impls if impl != "before"]
     if "original" in args.impls:
         try:
             args.original_info = locate_original(args.original)
@@ -967,6 +996,27 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.original_info is not None:
             args.original_info.close()
+        if before_tmp is not None:
+            before_tmp.cleanup()
+
+
+def extract_revision(revision: str, into: Path) -> Path:
+    """``git archive REVISION`` of this repository unpacked in ``into``; its root."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise RunFailed(archive.stderr.decode(errors="replace").strip() or "git archive failed")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    if not (into / "msgr_tui" / "messenger").is_dir():
+        raise RunFailed(f"{revision} has no msgr_tui/messenger")
+    # This run's script, so that only the library differs (it imports the
+    # msgr_tui beside it).
+    (into / "bench").mkdir(exist_ok=True)
+    shutil.copy2(OLDAPI_PEERS, into / "bench" / "oldapi_peers.py")
+    return into
 
 
 def measure(args: argparse.Namespace) -> int:
@@ -978,6 +1028,8 @@ def measure(args: argparse.Namespace) -> int:
     print(f"  {'load average':<19} {load_before}")
     if args.original_info is not None:
         print(f"  {'original':<19} {args.original_info.describe()}")
+    if args.before_dir is not None:
+        print(f"  {'before':<19} ours as of {args.before} (git archive in {args.before_dir})")
     print(
         f"  {'ours, original':<19} the same script, bench/oldapi_peers.py, "
         "but for its import of Messenger and Message"
