@@ -513,6 +513,7 @@ def run_once(case: Case, rep: int, args: argparse.Namespace) -> Sample:
         "batch": args.batch,
         "outgoing_window": args.outgoing_window,
         "incoming_window": args.incoming_window,
+        "recv_credit": args.recv_credit,
         "prefetch": 1000,
         # A Messenger sender opens its connection with one unmeasured message.
         "warmup": 0 if case.impl == "raw" else 1,
@@ -839,6 +840,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Messenger receiver incoming_window at-least-once (default 1024)",
     )
     parser.add_argument(
+        "--recv-credit",
+        type=int,
+        metavar="N",
+        help="Messenger receiver: recv(N), explicit credit, instead of recv() (automatic: "
+        "1,024 a link, topped up below 20 %%)",
+    )
+    parser.add_argument(
         "--no-memory", action="store_true", help="skip the memory-per-message-in-flight runs"
     )
     parser.add_argument(
@@ -1040,7 +1048,8 @@ def measure(args: argparse.Namespace) -> int:
     )
     print(
         f"  repetitions {args.reps}, Messenger batch {args.batch}, outgoing_window "
-        f"{args.outgoing_window}, incoming_window {args.incoming_window} (at-least-once)"
+        f"{args.outgoing_window}, incoming_window {args.incoming_window} (at-least-once), "
+        + (f"recv({args.recv_credit})" if args.recv_credit else "recv()")
     )
     print()
     results = Results()

@@ -238,11 +238,14 @@ def receiver(api: SimpleNamespace, config: dict[str, Any]) -> None:
     """subscribe(~) / recv() / get(msg): every message decoded into a Message.
 
     At-least-once: ``incoming_window = window`` and ``accept()`` after each
-    drained batch. At-most-once: ``incoming_window = 0``.
+    drained batch. At-most-once: ``incoming_window = 0``. Config
+    ``recv_credit`` N: ``recv(N)`` (explicit credit, N in flight or queued)
+    instead of ``recv()`` (the original's automatic 1,024 a link).
     """
     total = config["count"] + config["warmup"]
     warmup, size = config["warmup"], config["size"]
     explicit = config["mode"] == "alo"
+    recv_credit = config.get("recv_credit")
     messenger = api.Messenger()
     messenger.timeout = config["timeout"]
     messenger.incoming_window = config["incoming_window"] if explicit else 0
@@ -260,7 +263,10 @@ def receiver(api: SimpleNamespace, config: dict[str, Any]) -> None:
                 raise BenchError(
                     f"timed out after {config['timeout']}s: received {received} of {total}"
                 )
-            recv()
+            if recv_credit:
+                recv(recv_credit)
+            else:
+                recv()
             for _ in range(messenger.incoming):
                 get(message)
                 received += 1
