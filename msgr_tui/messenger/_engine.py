@@ -50,7 +50,12 @@ def now_ms() -> int:
 class Handler(Protocol):
     """What the driver reports to its owner."""
 
-    def on_delivery(self, link: Link, delivery: Any) -> None: ...
+    # Called for every delivery event, so attributes (bound methods of the
+    # queues), not methods of the handler: one call less per message.
+    on_sent_delivery: Callable[[Link, Any], None]  # the peer answered or settled ours
+    on_received_delivery: Callable[[Link, Any], bool]  # True: a whole message arrived
+    on_message: Callable[[Link], None]  # after a whole message (it used a credit)
+
     def on_flow(self, link: Link) -> None: ...
     def on_connection_opened(self, conn: Conn) -> None: ...
     def on_link_opened(self, link: Link) -> None: ...
@@ -696,6 +701,9 @@ class Driver:
         TRANSPORT = _pn.TRANSPORT
         links = self._links
         handler = self.handler
+        on_sent = handler.on_sent_delivery
+        on_received = handler.on_received_delivery
+        on_message = handler.on_message
         endpoint_events = self._endpoint_events
         worked = False
         deliveries = 0
@@ -710,8 +718,12 @@ class Driver:
                 deliveries += 1
                 delivery = delivery_of(event)
                 link = links.get(link_of_delivery(delivery))
-                if link is not None:
-                    handler.on_delivery(link, delivery)
+                if link is None:
+                    pass
+                elif link.is_sender:
+                    on_sent(link, delivery)
+                elif on_received(link, delivery):
+                    on_message(link)
             elif kind == LINK_FLOW:
                 link = links.get(link_of(event))
                 if link is not None:

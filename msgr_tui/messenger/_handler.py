@@ -47,14 +47,12 @@ class EngineHandler:
         self.subscriptions = subscriptions
         self.retrier = retrier
         self.reports = reports
+        # Messages: straight to the queues and the credit (see Handler).
+        self.on_sent_delivery = outgoing.on_delivery
+        self.on_received_delivery = incoming.on_delivery
+        self.on_message = credit.on_message
 
     # ------------------------------------------------------------ messages
-
-    def on_delivery(self, link: Link, delivery: Any) -> None:
-        if link.is_sender:
-            self.outgoing.on_delivery(link, delivery)
-        elif self.incoming.on_delivery(link, delivery):
-            self.credit.on_message(link)
 
     def on_flow(self, link: Link) -> None:
         if link.is_sender:
