@@ -1,6 +1,7 @@
 """What the bridge reports to the UI: plain, immutable data, delivered in batches.
 
-This is the one vocabulary between the Messenger's thread and the UI. Where
+This is the one vocabulary between the Messenger's thread and the UI (an
+arrival decodes its message once, when it is first read). Where
 the library already says a thing as data, the bridge passes the library's own
 value on rather than a copy of its fields: statuses are the Messenger's
 singletons (``ACCEPTED``...), subscription states its ``SubscriptionState``,
@@ -10,16 +11,19 @@ its ``TrackerUpdated``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from ..messenger.events import RetryScheduled, TrackerUpdated
 from ..messenger.failures import Failure
+from ..messenger.message import Message
 from ..messenger.snapshot import MessageSnapshot
 from ..messenger.status import Status
 from ..messenger.subscription import BrowseMode, Subscription, SubscriptionState
 
 __all__ = [
+    "UNDECODABLE",
     "AtStake",
     "BridgeEvent",
     "BridgeState",
@@ -69,16 +73,75 @@ class BridgeState(Enum):
     """No session: the app waits for a profile (or its password)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class MessageArrived:
-    """A message was taken off the incoming queue (``seq`` counts them from 1)."""
+    """A message was taken off the incoming queue (``seq`` counts them from 1).
+
+    It carries the message as it arrived, AMQP bytes: ``message`` decodes them
+    the first time it is read, in the thread that reads it. In a flood most
+    rows are never drawn, and decoding every message was half of what the
+    bridge spent on it. A message that cannot be decoded (a string that is not
+    UTF-8, say) is still a message waiting for a decision: ``problem`` says
+    why, ``message`` is then :data:`UNDECODABLE` (no field, no body) and
+    ``data`` holds all there is.
+    """
 
     seq: int
     tracker: int
     received_at: float
-    message: MessageSnapshot
+    data: bytes
     browsed: bool = False
     """From a browsed source: shown, never accepted (given back when the session ends)."""
+    _message: MessageSnapshot | None = field(default=None, init=False, repr=False)
+    _problem: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def message(self) -> MessageSnapshot:
+        """Every field of the message (:data:`UNDECODABLE` if it cannot be decoded)."""
+        return self._message or self._decode()
+
+    @property
+    def problem(self) -> str | None:
+        """Why the message cannot be decoded, or None."""
+        if self._message is None:
+            self._decode()
+        return self._problem
+
+    def _decode(self) -> MessageSnapshot:
+        try:
+            message = MessageSnapshot.decode(self.data, _scratch())
+        except Exception as error:  # whatever the decoder raises: the message is kept
+            message = UNDECODABLE
+            self._problem = f"{type(error).__name__}: {error}"
+        self._message = message
+        return message
+
+    @property
+    def decoded(self) -> bool:
+        """Whether ``message`` was read (and the bytes decoded) yet."""
+        return self._message is not None
+
+
+UNDECODABLE = MessageSnapshot(
+    **{
+        **dict.fromkeys(MessageSnapshot._fields),
+        "durable": False,
+        "priority": 4,
+        "first_acquirer": False,
+        "delivery_count": 0,
+    }
+)
+"""What ``MessageArrived.message`` is for a message that cannot be decoded: no field."""
+
+_decoders = threading.local()
+
+
+def _scratch() -> Message:
+    """This thread's Message to decode into (a Message is not shared between threads)."""
+    scratch = getattr(_decoders, "message", None)
+    if scratch is None:
+        scratch = _decoders.message = Message()
+    return scratch
 
 
 @dataclass(frozen=True, slots=True)

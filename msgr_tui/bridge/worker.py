@@ -27,7 +27,6 @@ from ..messenger import (
     RELEASED,
     SETTLED,
     Interrupt,
-    Message,
     Messenger,
     MessengerException,
 )
@@ -44,7 +43,6 @@ from ..messenger.events import (
     TrackerUpdated,
 )
 from ..messenger.failures import Failure
-from ..messenger.snapshot import MessageSnapshot
 from ..messenger.status import Status
 from ..messenger.subscription import BrowseMode, SubscriptionState
 from ..recovery import RecoveredMessage, retire
@@ -246,14 +244,13 @@ class MessengerBridge:
 
     def _loop(self) -> None:
         messenger = self.messenger
-        message = Message()  # reused: every get is copied out (see snapshot)
         while not self._stopping:
             self._run_commands()
             if self._stopping:
                 return
             taken = 0
             while messenger.incoming and taken < GET_BATCH:
-                self._take(message)
+                self._take()
                 taken += 1
             try:
                 # One round of I/O a turn: credit (recv(-1) was called once at
@@ -274,10 +271,13 @@ class MessengerBridge:
                 self._purges_done()
             self._flush()
 
-    def _take(self, message: Message) -> None:
+    def _take(self) -> None:
         messenger = self.messenger
         try:
-            tracker = messenger.get(message)
+            # Not decoded here: the UI decodes the rows it shows (see MessageArrived).
+            # A message that cannot be decoded is not rejected for the user: it waits
+            # for a decision like any other, shown as undecodable.
+            tracker, data = messenger.get_encoded()
         except MessengerException as failure:
             self._events.append(Notice(str(failure)))
             return
@@ -292,8 +292,7 @@ class MessengerBridge:
             purge.last = self._clock()
         if messenger.incoming_window and not browsed:
             self._pending_in[tracker] = address
-        snapshot = MessageSnapshot.of(message)
-        self._events.append(MessageArrived(self._seq, tracker, time.time(), snapshot, browsed))
+        self._events.append(MessageArrived(self._seq, tracker, time.time(), data, browsed))
         if browsed:
             return  # given back by the Messenger, never decided here
         if not messenger.incoming_window:

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from ...bridge import MessageArrived
-from ...formatting import pretty_body, preview, printable, timestamp_text
+from ...formatting import hexdump, pretty_body, preview, printable, timestamp_text
 from ...messenger.status import Status
 
 
@@ -37,6 +37,14 @@ def _fields_table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 def message_sections(arrival: MessageArrived, state: Status) -> list[Table | Text]:
     message = arrival.message
+    if arrival.problem is not None:
+        # All there is: the bytes as they came, and why they do not decode.
+        return [
+            Text(printable(f"Could not be decoded: {arrival.problem}"), style="bold"),
+            Text(f"State: {state.name}"),
+            Text(f"As received ({len(arrival.data)} bytes of AMQP sections)", style="bold"),
+            Text(hexdump(arrival.data)),
+        ]
     header = [
         ("durable", message.durable),
         ("priority", message.priority),

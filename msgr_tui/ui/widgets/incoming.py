@@ -42,8 +42,10 @@ class IncomingRow:
     def search_text(self) -> str:
         """What search matches: address, subject, body, properties, annotations, state."""
         if self._search is None:
-            message = self.arrival.message
+            arrival = self.arrival
+            message = arrival.message
             parts = [
+                arrival.problem or "",
                 message.address or "",
                 message.subject or "",
                 preview(message.body, 2000),
@@ -94,13 +96,19 @@ def incoming_cells(row: IncomingRow) -> Sequence[Cell]:
         label, style = "auto-accepted", "status--auto"
     if arrival.browsed:
         label, style = "browsed", "status--settled"
+    problem = arrival.problem
+    body = (
+        (preview(message.body, 120), None)
+        if problem is None
+        else (printable(f"undecodable: {problem}"), "status--failed")
+    )
     return (
         # A marked row's number is starred: visible on any terminal, in any theme.
         (f"*{arrival.seq}", "marked") if row.marked else (str(arrival.seq), "muted"),
         (clock_time(arrival.received_at), "muted"),
         (short_address(message.address or ""), None),
         (printable(message.subject or ""), None),
-        (preview(message.body, 120), None),
+        body,
         (label, style),
     )
 
@@ -464,7 +472,23 @@ class IncomingPane(Vertical, can_focus=False):
         if not rows:
             self.notify("no message selected", severity="warning")
             return None
-        return rows
+        return self._decodable(rows)
+
+    def _decodable(self, rows: list[IncomingRow]) -> list[IncomingRow] | None:
+        """``rows`` but those that cannot be decoded (said): nothing to copy, show or save."""
+        bad = [row for row in rows if row.arrival.problem is not None]
+        if not bad:
+            return rows
+        which = f"message #{bad[0].arrival.seq}" if len(bad) == 1 else count_of(len(bad), "message")
+        self.notify(
+            printable(
+                f"{which} could not be decoded ({bad[0].arrival.problem}): "
+                "accept, reject, release or modify it; nothing else applies"
+            ),
+            severity="warning",
+        )
+        good = [row for row in rows if row.arrival.problem is None]
+        return good or None
 
     def action_move(self) -> None:
         rows = self._chosen()
@@ -498,15 +522,21 @@ class IncomingPane(Vertical, can_focus=False):
         if not rows:
             self.notify("no messages to save", severity="warning")
             return
-        self.post_message(self.SaveRequested(rows))
+        rows = self._decodable(rows)
+        if rows:
+            self.post_message(self.SaveRequested(rows))
+
+    def _current_decodable(self) -> IncomingRow | None:
+        row = self._current()
+        return row if row is not None and self._decodable([row]) else None
 
     def action_edit(self) -> None:
-        row = self._current()
+        row = self._current_decodable()
         if row is not None:
             self.post_message(self.ComposeRequested(row, reply=False))
 
     def action_reply(self) -> None:
-        row = self._current()
+        row = self._current_decodable()
         if row is None:
             return
         if not row.arrival.message.reply_to:
@@ -515,7 +545,7 @@ class IncomingPane(Vertical, can_focus=False):
         self.post_message(self.ComposeRequested(row, reply=True))
 
     def action_yank_body(self) -> None:
-        row = self._current()
+        row = self._current_decodable()
         if row is None:
             return
         text = body_text(row.arrival.message.body)

@@ -1,0 +1,79 @@
+"""The app in a flood: it decodes the rows it shows, and a message it cannot decode waits
+for the user like any other (shown as undecodable, decided with the usual keys)."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from msgr_tui.messenger import PENDING, REJECTED, Message, Messenger
+from msgr_tui.ui.app import MsgrTuiApp
+from msgr_tui.ui.widgets.incoming import IncomingPane
+from tests.bridge.test_arrivals import not_utf8
+from tests.helpers import started, stop_all
+from tests.ui.story import Notifications, app_with, listening, main, quit_app, screen_text, until
+
+FLOOD = 3_000
+SIZE = (100, 30)
+
+
+def incoming(app: MsgrTuiApp) -> IncomingPane:
+    return main(app).incoming
+
+
+async def sent_and_shown(pilot: Pilot, app: MsgrTuiApp, sender: Messenger, count: int) -> None:
+    await until(
+        pilot,
+        lambda: (sender.work(0), incoming(app).received_total >= count)[1],
+        f"{count} messages shown",
+    )
+
+
+async def test_a_flood_decodes_only_the_rows_drawn() -> None:
+    app = app_with()
+    async with app.run_test(size=SIZE) as pilot:
+        address = await listening(pilot, app)
+        sender = started("flooder", blocking=False)
+        for number in range(FLOOD):
+            sender.put(Message(address=f"{address}/flood", subject="flood", body=f"n={number}"))
+        await sent_and_shown(pilot, app, sender, FLOOD)
+        await pilot.pause()
+        rows = incoming(app).rows
+        # The table follows the newest: its rows are on screen, decoded to be drawn...
+        assert f"n={FLOOD - 1}" in screen_text(app)
+        assert rows[-1].arrival.decoded
+        # ...and most of the rows, never drawn (the table followed the flood a batch
+        # at a time), were never decoded.
+        decoded = sum(row.arrival.decoded for row in rows)
+        assert decoded <= FLOOD // 10, decoded
+        # A search reads them all: every row matches on its own body.
+        await pilot.press("3", "slash", *"n=1234", "enter")
+        await until(pilot, lambda: len(incoming(app).table.rows) == 1, "one row matching")
+        assert incoming(app).table.rows[0].arrival.message.body == "n=1234"
+        stop_all(sender)
+        await quit_app(pilot, app)
+
+
+async def test_an_undecodable_message_is_shown_and_rejected_with_r() -> None:
+    notes = Notifications()
+    app = app_with()
+    async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
+        address = f"{await listening(pilot, app)}/mixed"
+        sender = started("mixed-sender", blocking=False, outgoing_window=10)
+        sender.put(Message(address=address, body="fine"))
+        bad = sender.put_encoded(not_utf8(address), address)
+        await sent_and_shown(pilot, app, sender, 2)
+        row = incoming(app).rows[1]
+        await until(pilot, lambda: "undecodable" in screen_text(app), "the row saying so")
+        assert row.arrival.problem is not None and "UnicodeDecodeError" in row.arrival.problem
+        assert row.state is PENDING and sender.status(bad) is PENDING
+
+        # Nothing but a decision applies: a move says so, and sends nothing.
+        await pilot.press("3", "end", "m")
+        await until(pilot, lambda: notes.saying("could not be decoded"), "the refusal")
+        assert main(app).outgoing.rows == []
+
+        await pilot.press("r")
+        await until(pilot, lambda: (sender.work(0), sender.status(bad))[1] is REJECTED, "REJECTED")
+        await until(pilot, lambda: row.state is REJECTED, "rejected in Incoming")
+        stop_all(sender)
+        await quit_app(pilot, app)
