@@ -76,8 +76,6 @@ class Messenger:
         self._outgoing = outgoing = OutgoingQueue(driver.dirty)
         self._incoming = incoming = IncomingQueue(driver.dirty)
         self._credit = credit = CreditScheduler()
-        outgoing.on_status = reports.tracker_updated
-        incoming.on_auto_settled = reports.incoming_settled
         self._router = router = Router(options, driver, outgoing, reports)
         self._subscriptions = subscriptions = Subscriptions(driver, router, credit, incoming)
         self._lifecycle = lifecycle = Lifecycle(driver, router, outgoing, subscriptions)
@@ -336,7 +334,12 @@ class Messenger:
 
     @on_event.setter
     def on_event(self, callback: Callable[[MessengerEvent], None] | None) -> None:
-        self._reports.on_event = callback
+        reports = self._reports
+        reports.on_event = callback
+        # Per-message notices cost a call each: made only when someone listens.
+        listening = callback is not None
+        self._outgoing.on_status = reports.tracker_updated if listening else None
+        self._incoming.on_auto_settled = reports.incoming_settled if listening else None
 
     @property
     def stopped(self) -> bool:
