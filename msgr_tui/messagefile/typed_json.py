@@ -193,10 +193,11 @@ def from_json(value: Any, path: str = "") -> Any:
     if kind is list:
         return [from_json(item, f"{path}[{index}]") for index, item in enumerate(value)]
     if kind is dict:
-        tag = next((key for key in value if key.startswith("$")), None)
-        if tag is None:
-            return {key: from_json(item, f"{path}.{key}") for key, item in value.items()}
-        return _tagged(tag, value, path)
+        # A loop, not next() over a generator: this runs for every object of a line.
+        for key in value:
+            if key.startswith("$"):
+                return _tagged(key, value, path)
+        return {key: from_json(item, f"{path}.{key}") for key, item in value.items()}
     raise ValueFormatError(path, f"not a JSON value: {value!r}")
 
 
@@ -215,6 +216,8 @@ def _tagged(tag: str, value: dict[str, Any], path: str) -> Any:
 
 
 def _only(value: dict[str, Any], keys: tuple[str, ...], path: str) -> None:
+    if len(value) == 1 and len(keys) == 1 and keys[0] in value:
+        return  # a tag alone, as nearly every one is: no sets to build
     extra = set(value) - set(keys)
     if extra:
         raise ValueFormatError(path, f"unexpected key(s) {sorted(extra)} beside {keys[0]!r}")
