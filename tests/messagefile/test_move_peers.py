@@ -118,3 +118,26 @@ def test_a_listener_is_no_destination() -> None:
     code, _, err = move.finish()
     assert code == 2
     assert "destination 'amqp://~127.0.0.1:0': move needs a node, not a listener" in err
+
+
+def test_copy_from_a_listener_gives_every_original_back_once_dest_has_the_copies() -> None:
+    dest, dest_address = listening_dest()
+    move, address = move_from_listener(dest_address, "--copy", "--count", "20")
+    sender = started("sender", blocking=False, outgoing_window=100)
+    sent = numbered(20)
+    trackers = [sender.put_encoded(data, f"{address}/q") for data in sent]
+    got: list[bytes] = []
+
+    def accept_copies() -> bool:
+        while dest.incoming:
+            tracker, data = dest.get_encoded()
+            dest.accept(tracker)
+            got.append(data)
+        return all(sender.status(t) is RELEASED for t in trackers)
+
+    pump_until([sender, dest], accept_copies, timeout=DEADLINE * 2, what="the originals back")
+    code, out, err = move.finish()
+    stop_all(sender, dest)
+    assert code == 0, out + err
+    assert "copied           20" in out
+    assert got == sent

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,9 @@ from msgr_tui.messagefile import (
 )
 from msgr_tui.messagefile.sections import PROPERTY_FIELDS
 from msgr_tui.settings import Settings
+from tests.command_line import COMMAND, ROOT
+from tests.helpers import DEADLINE, pump_until, stop_all
+from tests.messagefile.test_commands import listening_peer
 from tests.messagefile.test_format import BODIES, _values, full_message
 
 NEW = "amqp://127.0.0.1:5672/retry"
@@ -177,3 +181,32 @@ def test_fields_given_as_none_are_left_out_and_unknown_ones_refused() -> None:
     assert decode_message(encode_readdressed(sparse, NEW)).properties == {"to": NEW, "subject": "s"}
     with pytest.raises(SectionError, match=r"unknown field\(s\) \['colour'\]"):
         encode_message(MessageRecord(properties={"to": "a", "colour": "red"}))
+
+
+def test_send_address_from_stdin_readdresses_every_message(tmp_path: Path) -> None:
+    records = [full_message(body) for body in BODIES.values()]
+    lines = tmp_path / "piped.jsonl"
+    lines.write_text("".join(record_line(record) + "\n" for record in records))
+    peer, address = listening_peer()
+    with lines.open("rb") as piped:
+        process = subprocess.Popen(
+            [*COMMAND, "send", f"{address}/retry", "--from", "-"],
+            stdin=piped,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+    got: list[bytes] = []
+
+    def take() -> bool:
+        while peer.incoming:
+            tracker, data = peer.get_encoded()
+            peer.accept(tracker)
+            got.append(data)
+        return process.poll() is not None
+
+    pump_until([peer], take, timeout=DEADLINE * 2, what="the send to finish")
+    out, err = process.communicate(timeout=DEADLINE)
+    stop_all(peer)
+    assert process.returncode == 0, out.decode() + err.decode()
+    assert got == [encode_message(expected(record, f"{address}/retry")) for record in records]
