@@ -9,6 +9,7 @@ fresh MainScreen (the app swaps screens), so nothing of the previous session
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -224,6 +225,9 @@ class MainScreen(Screen[None]):
         self.bridge = MessengerBridge(self.settings, self._emit_from_thread)
         self.status_bar.show_state(BridgeState.STARTING)
         self._run_bridge(self.bridge)
+        # What exists now (modules, widgets, styles) lives as long as the session: the
+        # collector need not walk it again each time a flood's rows make it run.
+        gc.freeze()
 
     def not_connected(self) -> None:
         """No Messenger for this session (a password was not given): say so."""

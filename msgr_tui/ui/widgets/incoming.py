@@ -30,7 +30,8 @@ SHOWN_STATES = {
 }
 
 
-@dataclass(slots=True)
+# Rows are compared by identity: the table finds its cursor's row among thousands.
+@dataclass(slots=True, eq=False)
 class IncomingRow:
     arrival: MessageArrived
     state: Status = PENDING
@@ -277,6 +278,16 @@ class IncomingPane(Vertical, can_focus=False):
         excess = len(self.rows) - self.max_messages
         if excess <= 0:
             return False
+        oldest = self.rows[:excess]
+        if not any(row.state is PENDING and not row.arrival.browsed for row in oldest):
+            # A flood's usual case: the oldest rows are decided (the window accepted
+            # them); they go without a walk through every row kept.
+            by_tracker = self._by_tracker
+            for row in oldest:
+                by_tracker.pop(row.arrival.tracker, None)
+                self.marked -= row.marked
+            del self.rows[:excess]
+            return True
         keep: list[IncomingRow] = []
         for row in self.rows:
             if excess > 0 and (row.state is not PENDING or row.arrival.browsed):
