@@ -136,3 +136,23 @@ async def test_the_status_bar_is_redrawn_only_when_what_it_says_changes() -> Non
         bar.show_stats(Stats("tui", 1, 11, 2, 1.0, 1.0))
         assert updates[told:] == ["in 11 1/s"]
         await quit_app(pilot, app)
+
+
+async def test_rows_the_window_decided_in_the_same_batch_leave_first_and_quietly() -> None:
+    """A batch larger than max_messages: the window's decisions in it are applied before
+    the oldest rows go, so no pending row is dropped (nor said to be)."""
+    notes = Notifications()
+    app = app_with(max_messages=100, incoming_window=10)
+    async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
+        address = await listening(pilot, app)
+        sender = started("flooder", blocking=False)
+        for number in range(FLOOD):
+            sender.put(Message(address=f"{address}/flood", body=f"n={number}"))
+        await sent_and_shown(pilot, app, sender, FLOOD)
+        pane = incoming(app)
+        await until(pilot, lambda: pane.pending == 10, "the window's 10 pending")
+        assert len(pane.rows) == 100
+        assert [row.state for row in pane.rows[-10:]] == [PENDING] * 10
+        assert notes.saying("dropped from the view") == []
+        stop_all(sender)
+        await quit_app(pilot, app)

@@ -341,12 +341,8 @@ class MainScreen(Screen[None]):
             else:
                 self._handlers[kind](event)
                 others = True
-        if arrived:
-            incoming.add_messages(arrived)
-        for decision in decided:
-            incoming.set_state(decision.tracker, decision.outcome, decision.automatic)
-        if decided:
-            incoming.states_changed()
+        if arrived or decided:
+            incoming.add_messages(arrived, decided)
         if outgoing_changed:
             outgoing.changed()
         if others and not self.bridge_stopped:
