@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from typing import NamedTuple
 
 from ..messenger.events import RetryScheduled, TrackerUpdated
 from ..messenger.failures import Failure
@@ -144,9 +145,12 @@ def _scratch() -> Message:
     return scratch
 
 
-@dataclass(frozen=True, slots=True)
-class IncomingDecided:
-    """An incoming message was settled with ``outcome`` (``automatic``: by the window)."""
+class IncomingDecided(NamedTuple):
+    """An incoming message was settled with ``outcome`` (``automatic``: by the window).
+
+    A named tuple, not a frozen dataclass: a flood makes one per message, and a
+    frozen dataclass's ``__init__`` costs four times a tuple's.
+    """
 
     tracker: int
     outcome: Status

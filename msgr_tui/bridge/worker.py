@@ -89,9 +89,9 @@ Emit = Callable[[list[BridgeEvent]], None]
 
 # How often events are handed to the UI: about once a frame, never per message.
 BATCH_INTERVAL = 1 / 30
-# In a flood, every batch repaints the tables; ten a second is plenty to watch
+# In a flood, every batch repaints the tables; four a second is plenty to watch
 # and leaves the UI thread time for the user's keys.
-FLOOD_BATCH_INTERVAL = 1 / 10
+FLOOD_BATCH_INTERVAL = 1 / 4
 FLOOD_BATCH_SIZE = 200
 # A purge ends once its source sent nothing for this long: what it held "now" is in.
 PURGE_QUIET = 1.0

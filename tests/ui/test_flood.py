@@ -1,10 +1,16 @@
 """The app in a flood: it decodes the rows it shows, and a message it cannot decode waits
-for the user like any other (shown as undecodable, decided with the usual keys)."""
+for the user like any other (shown as undecodable, decided with the usual keys); a key
+repaints what it changes, and the status bar what changed."""
 
 from __future__ import annotations
 
-from textual.pilot import Pilot
+from collections.abc import Callable
 
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from msgr_tui.bridge import Stats
 from msgr_tui.messenger import PENDING, REJECTED, Message, Messenger
 from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.widgets.incoming import IncomingPane
@@ -75,5 +81,78 @@ async def test_an_undecodable_message_is_shown_and_rejected_with_r() -> None:
         await pilot.press("r")
         await until(pilot, lambda: (sender.work(0), sender.status(bad))[1] is REJECTED, "REJECTED")
         await until(pilot, lambda: row.state is REJECTED, "rejected in Incoming")
+        stop_all(sender)
+        await quit_app(pilot, app)
+
+
+async def test_a_cursor_move_repaints_the_two_rows_it_changes() -> None:
+    app = app_with()
+    async with app.run_test(size=SIZE) as pilot:
+        address = await listening(pilot, app)
+        sender = started("few", blocking=False)
+        for number in range(5):
+            sender.put(Message(address=f"{address}/few", body=f"n={number}"))
+        await sent_and_shown(pilot, app, sender, 5)
+        table = incoming(app).table
+        await pilot.press("3", "home")
+        await pilot.pause()
+        repainted: list[tuple[object, ...]] = []
+        refresh = table.refresh
+
+        def recorded(*regions: Region, **options: bool) -> object:
+            repainted.append(regions)
+            return refresh(*regions, **options)
+
+        table.refresh = recorded  # type: ignore[method-assign]
+        await pilot.press("j")
+        await until(pilot, lambda: table.cursor == 1, "the cursor on the second row")
+        # Rows 0 and 1 are lines 1 and 2 (line 0 is the header).
+        assert sorted(region.y for regions in repainted for region in regions) == [1, 2]
+        assert all(len(regions) == 1 and regions[0].height == 1 for regions in repainted), repainted
+        stop_all(sender)
+        await quit_app(pilot, app)
+
+
+async def test_the_status_bar_is_redrawn_only_when_what_it_says_changes() -> None:
+    app = app_with()
+    async with app.run_test(size=SIZE) as pilot:
+        await listening(pilot, app)
+        bar = main(app).status_bar
+        updates: list[str] = []
+        for static in bar.query(Static):
+            update = static.update
+
+            def counted(content: object = "", *, update: Callable[..., None] = update) -> None:
+                updates.append(str(content))
+                update(content)
+
+            static.update = counted  # type: ignore[method-assign]
+        stats = Stats("tui", 1, 10, 2, 5.0, 1.0)
+        bar.show_stats(stats)
+        told = len(updates)
+        assert told and any("in 10 5/s" in text for text in updates)
+        bar.show_stats(stats)  # the same, a second later
+        assert len(updates) == told
+        bar.show_stats(Stats("tui", 1, 11, 2, 1.0, 1.0))
+        assert updates[told:] == ["in 11 1/s"]
+        await quit_app(pilot, app)
+
+
+async def test_rows_the_window_decided_in_the_same_batch_leave_first_and_quietly() -> None:
+    """A batch larger than max_messages: the window's decisions in it are applied before
+    the oldest rows go, so no pending row is dropped (nor said to be)."""
+    notes = Notifications()
+    app = app_with(max_messages=100, incoming_window=10)
+    async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
+        address = await listening(pilot, app)
+        sender = started("flooder", blocking=False)
+        for number in range(FLOOD):
+            sender.put(Message(address=f"{address}/flood", body=f"n={number}"))
+        await sent_and_shown(pilot, app, sender, FLOOD)
+        pane = incoming(app)
+        await until(pilot, lambda: pane.pending == 10, "the window's 10 pending")
+        assert len(pane.rows) == 100
+        assert [row.state for row in pane.rows[-10:]] == [PENDING] * 10
+        assert notes.saying("dropped from the view") == []
         stop_all(sender)
         await quit_app(pilot, app)

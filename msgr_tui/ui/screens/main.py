@@ -9,6 +9,7 @@ fresh MainScreen (the app swaps screens), so nothing of the previous session
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -226,6 +227,9 @@ class MainScreen(Screen[None]):
         self.bridge = MessengerBridge(self.settings, self._emit_from_thread)
         self.status_bar.show_state(BridgeState.STARTING)
         self._run_bridge(self.bridge)
+        # What exists now (modules, widgets, styles) lives as long as the session: the
+        # collector need not walk it again each time a flood's rows make it run.
+        gc.freeze()
 
     def not_connected(self) -> None:
         """No Messenger for this session (a password was not given): say so."""
@@ -339,12 +343,8 @@ class MainScreen(Screen[None]):
             else:
                 self._handlers[kind](event)
                 others = True
-        if arrived:
-            incoming.add_messages(arrived)
-        for decision in decided:
-            incoming.set_state(decision.tracker, decision.outcome, decision.automatic)
-        if decided:
-            incoming.states_changed()
+        if arrived or decided:
+            incoming.add_messages(arrived, decided)
         if outgoing_changed:
             outgoing.changed()
         if others and not self.bridge_stopped:

@@ -15,7 +15,16 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
 
-from ...bridge import Accept, Command, Forward, MessageArrived, Modify, Reject, Release
+from ...bridge import (
+    Accept,
+    Command,
+    Forward,
+    IncomingDecided,
+    MessageArrived,
+    Modify,
+    Reject,
+    Release,
+)
 from ...formatting import clock_time, count_of, preview, printable, short_address, to_jsonable
 from ...messagefile import decode_message, record_line
 from ...messenger.status import ACCEPTED, MODIFIED, PENDING, REJECTED, RELEASED, SETTLED, Status
@@ -30,7 +39,8 @@ SHOWN_STATES = {
 }
 
 
-@dataclass(slots=True)
+# Rows are compared by identity: the table finds its cursor's row among thousands.
+@dataclass(slots=True, eq=False)
 class IncomingRow:
     arrival: MessageArrived
     state: Status = PENDING
@@ -236,16 +246,28 @@ class IncomingPane(Vertical, can_focus=False):
 
     # -------------------------------------------------------------- updates
 
-    def add_messages(self, arrivals: Iterable[MessageArrived]) -> None:
+    def add_messages(
+        self, arrivals: Iterable[MessageArrived], decided: Iterable[IncomingDecided] = ()
+    ) -> None:
+        """New rows, then the decisions that came with them (a decision always follows
+        its message's arrival), then the oldest rows past max_messages go: in a flood
+        the window's decisions come in the same batch, and a row decided is the first
+        to go, pending ones only if must."""
         new_rows = [IncomingRow(arrival) for arrival in arrivals]
+        if new_rows:
+            self.received_total += len(new_rows)
+            # Browsed rows wait for nobody: they are given back, never decided.
+            self.pending += sum(1 for row in new_rows if not row.arrival.browsed)
+            self.rows.extend(new_rows)
+            by_tracker = self._by_tracker
+            for row in new_rows:
+                by_tracker[row.arrival.tracker] = row
+        set_state = self.set_state
+        for decision in decided:
+            set_state(decision.tracker, decision.outcome, decision.automatic)
         if not new_rows:
+            self.states_changed()
             return
-        self.received_total += len(new_rows)
-        # Browsed rows wait for nobody: they are given back, never decided.
-        self.pending += sum(1 for row in new_rows if not row.arrival.browsed)
-        self.rows.extend(new_rows)
-        for row in new_rows:
-            self._by_tracker[row.arrival.tracker] = row
         trimmed = self._trim()
         if self._filter:
             if trimmed:
@@ -277,6 +299,16 @@ class IncomingPane(Vertical, can_focus=False):
         excess = len(self.rows) - self.max_messages
         if excess <= 0:
             return False
+        oldest = self.rows[:excess]
+        if not any(row.state is PENDING and not row.arrival.browsed for row in oldest):
+            # A flood's usual case: the oldest rows are decided (the window accepted
+            # them); they go without a walk through every row kept.
+            by_tracker = self._by_tracker
+            for row in oldest:
+                by_tracker.pop(row.arrival.tracker, None)
+                self.marked -= row.marked
+            del self.rows[:excess]
+            return True
         keep: list[IncomingRow] = []
         for row in self.rows:
             if excess > 0 and (row.state is not PENDING or row.arrival.browsed):

@@ -72,8 +72,13 @@ class StatusBar(Horizontal):
 
     def draw_rates(self) -> None:
         """Draw the sparklines from ``in_rates`` and ``out_rates`` as they are now."""
-        self._in_sparkline.data = _anchored(self.in_rates)
-        self._out_sparkline.data = _anchored(self.out_rates)
+        for sparkline, rates in (
+            (self._in_sparkline, self.in_rates),
+            (self._out_sparkline, self.out_rates),
+        ):
+            data = _anchored(rates)
+            if data != sparkline.data:
+                sparkline.data = data
 
     def show_listening(self, address: str) -> None:
         self.listening = address
@@ -121,11 +126,18 @@ class StatusBar(Horizontal):
             # amqp:// is what an address means without a scheme; amqps:// stays.
             shown = self.listening.removeprefix("amqp://")
             parts.append(f"listening {escape(printable(shown))}")
-        self._line.update(" │ ".join(parts))
+        _show(self._line, " │ ".join(parts))
         if self.stats is not None:
             stats = self.stats
-            self._in_label.update(f"in {stats.received:,} {stats.in_rate:,.0f}/s")
-            self._out_label.update(f"out {stats.sent:,} {stats.out_rate:,.0f}/s")
+            _show(self._in_label, f"in {stats.received:,} {stats.in_rate:,.0f}/s")
+            _show(self._out_label, f"out {stats.sent:,} {stats.out_rate:,.0f}/s")
+
+
+def _show(static: Static, text: str) -> None:
+    """``text`` in ``static``, redrawn only if it changed: an update lays the bar out
+    again, and in a flood the bar is told the same thing every second."""
+    if str(static.content) != text:
+        static.update(text)
 
 
 def _anchored(rates: deque[float]) -> list[float]:

@@ -111,7 +111,8 @@ class VirtualTable(ScrollView, can_focus=True):
     VirtualTable > .marked { color: $accent; text-style: bold; }
     """
 
-    cursor = reactive(0, always_update=True, init=False)
+    # No repaint of its own: watch_cursor repaints the rows it changes.
+    cursor = reactive(0, always_update=True, init=False, repaint=False)
 
     class Highlighted(Message):
         """The cursor moved to ``row``."""
@@ -200,8 +201,15 @@ class VirtualTable(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- cursor
 
     def watch_cursor(self, old: int, new: int) -> None:
+        top = self.scroll_offset.y
         self._scroll_cursor_into_view()
-        self.refresh()
+        if self.scroll_offset.y == top:
+            # Only the two rows the cursor left and reached change (line 0 is the
+            # header): a key in a flood repaints two lines, not the whole table.
+            self.refresh_line(old + 1)
+            self.refresh_line(new + 1)
+        else:
+            self.refresh()
         row = self.current
         if row is not None:
             self.post_message(self.Highlighted(self, row))
