@@ -29,9 +29,10 @@ Where the time goes: every run sets ``MSGR_TUI_STARTUP_TRACE`` to a file of its
 own, where the app notes when its start reached each mark
 (``msgr_tui/startup_trace.py``: the package imported, the config read, the UI
 imported, the App made, mounting, the main screen mounted, its first frame
-composed). Printed per way of starting, the median time from one mark to the
-next (marks in the order they came), the spawn before the first and the first
-screen seen after the last, so the phases add up to about the median of (a).
+composed, its panes mounted and drawn). Printed per way of starting, the
+median time from one mark to the next (marks in the order they came, the spawn
+before the first, the first screen seen in its place among them), so the
+phases up to it add up to about the median of (a).
 
 The app is then stopped with SIGTERM (it closes cleanly and exits with 143) and
 waited for; one that does not end within ``--timeout`` seconds is killed (its
@@ -551,10 +552,14 @@ def print_breakdown(app_runs: Sequence[AppRun], width: int) -> None:
     phases: dict[str, list[float]] = {}
     for run in traced:
         previous_name, previous_at = "spawn", 0.0
-        for name, at in [*run.marks, ("first screen seen", run.screen or 0.0)]:
+        seen = ("FIRST SCREEN SEEN", run.screen or 0.0)
+        for name, at in sorted([*run.marks, seen], key=lambda item: item[1]):
             phases.setdefault(f"{previous_name} -> {name}", []).append(at - previous_at)
             previous_name, previous_at = name, at
-    print(f"  where the time goes (median ms from one mark to the next, {len(traced)} runs):")
+    print(
+        f"  where the time goes (median ms from one mark to the next, {len(traced)} runs;"
+        " the first screen seen in its place):"
+    )
     for label, times in phases.items():
         median = statistics.median(times) * 1000
         print(f"{'    ' + label:<{width}}{median:15.0f}")

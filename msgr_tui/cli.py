@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     startup_trace.mark("cli imported")
     # The start makes hundreds of thousands of objects that live as long as the
     # app (modules, styles, widgets) and frees few: collections then would only
-    # cost time. Resumed once the first screen is shown (resume_gc).
+    # cost time. Resumed once the main screen is drawn with its panes (resume_gc).
     gc.disable()
     args = build_parser().parse_args(argv)
     startup = prepare_startup(args)

@@ -8,7 +8,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -28,11 +28,14 @@ from ..startup_trace import write as write_marks
 from .help_text import help_markdown, known_binding_ids
 from .messages import SessionEnded
 from .profile_switch import ProfileSwitcher
-from .screens.help import HelpScreen
 from .screens.main import MainScreen
-from .screens.quit import QuitDecision, QuitScreen
-from .screens.recovered import RecoveryChoice, RecoveryScreen
 from .themes import load_themes
+
+if TYPE_CHECKING:
+    from .screens.quit import QuitDecision
+
+# The modal screens are imported when first shown, not at start: the first
+# frame needs none of them.
 
 DEFAULT_THEME = "msgr-dark"
 QUIT_GRACE = 6.0
@@ -126,7 +129,8 @@ class MsgrTuiApp(App[None]):
         # ends): where the outgoing messages nobody answered were kept.
         self.exit_notes: list[str] = []
         self._told: set[int] = set()  # sessions whose end notes are in exit_notes
-        # Called once the first screen is drawn (the command line resumes the gc).
+        # Called once the main screen is drawn with its panes (the command line
+        # resumes the gc).
         self._on_shown = on_shown
         # Binding id -> keys, from the config file's [keymap]; the help shows it.
         self.keymap = dict(keymap or {})
@@ -208,7 +212,7 @@ class MsgrTuiApp(App[None]):
         self._offer_recovered()
 
     def _shown(self) -> None:
-        mark("first frame")
+        mark("panes drawn")
         write_marks()
         if self._on_shown is not None:
             self._on_shown()
@@ -242,6 +246,7 @@ class MsgrTuiApp(App[None]):
             found = find_recovery_files()
         if not found:
             return
+        from .screens.recovered import RecoveryChoice, RecoveryScreen
 
         def chosen(choice: RecoveryChoice | None) -> None:
             readable = [item.path for item in found if item.problem is None]
@@ -280,6 +285,8 @@ class MsgrTuiApp(App[None]):
     # ------------------------------------------------------------- actions
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         self.push_screen(HelpScreen(help_markdown(type(self), self.keymap)))
 
     def action_profiles(self) -> None:
@@ -298,6 +305,8 @@ class MsgrTuiApp(App[None]):
         if self._quitting:
             self._end_app()  # ctrl+q again while stopping: do not wait any longer
             return
+        from .screens.quit import QuitScreen
+
         if isinstance(self.screen, QuitScreen):
             return  # already asking
         if self._main.running and self._main.at_stake:

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 from ..formatting import printable
 from ..profiles import ProfileSession
 from ..secret import Secret
-from .screens.password_prompt import PasswordScreen
-from .screens.profiles import ProfilesScreen
 
 if TYPE_CHECKING:
     from .app import MsgrTuiApp
@@ -53,6 +51,8 @@ class ProfileSwitcher:
 
     async def _ask(self, name: str) -> dict[str, Secret] | None:
         """Answers for each missing secret (memory only), or None when one was cancelled."""
+        from .screens.password_prompt import PasswordScreen  # not needed before it asks
+
         answers: dict[str, Secret] = {}
         for request in self.session.requests(name):
             answer = await self.app.push_screen_wait(PasswordScreen(request))
@@ -64,6 +64,8 @@ class ProfileSwitcher:
     # ------------------------------------------------------------ switching
 
     def open_profiles(self) -> None:
+        from .screens.profiles import ProfilesScreen  # not needed at start
+
         self.app.push_screen(ProfilesScreen(self.session), self._chosen)
 
     def _chosen(self, name: str | None) -> None:

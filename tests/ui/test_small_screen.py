@@ -9,10 +9,10 @@ import proton
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Collapsible, Input, Sparkline
-from textual.widgets._footer import FooterKey
 
 from msgr_tui.settings import Settings
 from msgr_tui.ui.app import MsgrTuiApp
+from msgr_tui.ui.widgets.keys_footer import KeysFooter
 from msgr_tui.ui.widgets.virtual_table import Cut, shortened
 from tests.ui.story import (
     LOOPBACK,
@@ -115,14 +115,14 @@ async def test_the_footer_never_overprints_itself_at_80_columns(where: str) -> N
         await listening(pilot, app)
         await pilot.press(*FOCUS_KEYS[where])
         await pilot.pause()
-        keys = list(app.screen.query(FooterKey))
-        (palette,) = [key for key in keys if key.has_class("-command-palette")]
-        others = [key for key in keys if key is not palette]
-        assert others, "the pane's keys are in the footer"
-        last_end = max(key.region.right for key in others)
-        assert last_end <= palette.region.x, (
+        footer = app.screen.query_one(KeysFooter)
+        *others, (palette_x, _, palette) = footer.spans
+        assert palette == "ctrl+p" and others, "the pane's keys are in the footer"
+        last_end = max(end for _, end, _ in others)
+        # A key that would run under the palette hint is cut there: none may be.
+        assert not footer.cut and last_end < palette_x, (
             f"{where}: the keys run to column {last_end}, under the palette hint at "
-            f"{palette.region.x}: " + " ".join(key.description for key in others)
+            f"{palette_x}; cut: {', '.join(footer.cut)}"
         )
         await quit_app(pilot, app)
 

@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from ...bridge import (
@@ -67,14 +67,20 @@ from ...startup_trace import mark
 from ..messages import BridgeBatch, CommandRequested, SessionEnded
 from ..widgets.compose_pane import ComposePane
 from ..widgets.incoming import IncomingPane
+from ..widgets.keys_footer import KeysFooter
 from ..widgets.outgoing import OutgoingPane, OutgoingRow
 from ..widgets.status_bar import StatusBar
 from ..widgets.subscriptions import SubscriptionsPane
 from ..widgets.virtual_table import VirtualTable
-from .ask import AskScreen
-from .detail import DetailScreen
 
 PANES = ("subscriptions", "compose", "incoming", "outgoing")
+# The panes' border titles, for their frames in the first frame (see PaneFrame).
+PANE_TITLES = {
+    "subscriptions": "1 Subscriptions",
+    "compose": "2 Compose",
+    "incoming": "3 Incoming",
+    "outgoing": "4 Outgoing",
+}
 # Keys the palette has no entry for: one for the filter field being typed in, one
 # with its own older entry ("Accept all pending").
 PALETTE_LEAVES_OUT = {"incoming.clear_filter", "incoming.accept_all"}
@@ -132,6 +138,21 @@ def plan_problem(typed: str) -> str | None:
     return destination_problem(address) if address else None
 
 
+class PaneFrame(Widget):
+    """Where a pane goes, in the first frame: its border and title, nothing inside.
+
+    The four panes are some forty widgets: mounted before the first frame, they
+    kept the screen blank for a fifth of a second. The frames are drawn first and
+    the panes take their places right after (MainScreen._mount_panes).
+    """
+
+    def __init__(self, pane: Widget, title: str, *, focused: bool = False) -> None:
+        super().__init__(classes="-focused" if focused else None)
+        self.pane = pane
+        # The pane's own (each pane sets it when mounted): the frame must not change it.
+        self.border_title = title
+
+
 def new_message_file_name() -> Path:
     """A file name in the working directory that says when its messages were saved."""
     return Path.cwd() / time.strftime("messages-%Y%m%d-%H%M%S.jsonl")
@@ -158,7 +179,7 @@ class MainScreen(Screen[None]):
 
     # Zoomed (z), the status line and the keys stay; escape keeps its own meaning
     # (leave a field, clear the filter) and z zooms back out.
-    ALLOW_IN_MAXIMIZED_VIEW: ClassVar[str | None] = "#status, Footer"
+    ALLOW_IN_MAXIMIZED_VIEW: ClassVar[str | None] = "#status, KeysFooter"
     ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
 
     at_stake: reactive[AtStake] = reactive(AtStake, always_update=False)
@@ -179,6 +200,10 @@ class MainScreen(Screen[None]):
         self.incoming = IncomingPane(max_messages=max_messages, id="incoming")
         self.outgoing = OutgoingPane(max_messages=max_messages, id="outgoing")
         self.status_bar = StatusBar(profile=settings.profile, id="status")
+        # Until the panes are mounted (just after the first frame), the bridge's
+        # batches wait here, in order.
+        self.panes_ready = False
+        self._waiting: list[BridgeBatch] = []
         self._handlers: dict[type, Callable[[Any], None]] = {
             SubscriptionChanged: self._subscription_changed,
             ListenerBound: self._listener_bound,
@@ -196,18 +221,33 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield self.subscriptions
-                yield self.compose_pane
+                yield PaneFrame(self.subscriptions, PANE_TITLES["subscriptions"])
+                yield PaneFrame(self.compose_pane, PANE_TITLES["compose"])
             with Vertical(id="right"):
-                yield self.incoming
-                yield self.outgoing
+                yield PaneFrame(self.incoming, PANE_TITLES["incoming"], focused=True)
+                yield PaneFrame(self.outgoing, PANE_TITLES["outgoing"])
         yield self.status_bar
-        # Compact: at 80 columns the keys must end before the palette hint docked right.
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
-        self.incoming.table.focus()
         mark("main screen mounted")
+        self.call_after_refresh(self._mount_panes)
+
+    async def _mount_panes(self) -> None:
+        """The panes in place of their frames, in one update of the screen."""
+        frames = list(self.query(PaneFrame))
+        with self.app.batch_update():
+            for frame in frames:
+                parent = frame.parent
+                assert isinstance(parent, Widget)
+                await parent.mount(frame.pane, after=frame)
+            await self.query(PaneFrame).remove()
+            self.panes_ready = True
+            self.incoming.table.focus()
+        mark("panes mounted")
+        waiting, self._waiting = self._waiting, []
+        for batch in waiting:
+            self._bridge_batch(batch)
 
     # -------------------------------------------------------------- session
 
@@ -318,6 +358,9 @@ class MainScreen(Screen[None]):
 
     @on(BridgeBatch)
     def _bridge_batch(self, batch: BridgeBatch) -> None:
+        if not self.panes_ready:
+            self._waiting.append(batch)
+            return
         incoming = self.incoming
         outgoing = self.outgoing
         arrived: list[MessageArrived] = []
@@ -447,6 +490,9 @@ class MainScreen(Screen[None]):
         )
         return True
 
+    # The dialogs (AskScreen, DetailScreen) are imported when first asked for: the
+    # first frame needs neither.
+
     @on(OutgoingPane.SendHeldRequested)
     def _send_held(self, event: OutgoingPane.SendHeldRequested) -> None:
         event.stop()
@@ -456,6 +502,8 @@ class MainScreen(Screen[None]):
     def _forward_requested(self, event: IncomingPane.ForwardRequested) -> None:
         """Ask where to, then put the copies (a move accepts each original after its copy)."""
         event.stop()
+        from .ask import AskScreen
+
         rows, move = event.rows, event.move
         verb = "Move" if move else "Copy"
         what = count_of(len(rows), "message")
@@ -488,6 +536,8 @@ class MainScreen(Screen[None]):
     @on(IncomingPane.SaveRequested)
     def _save_requested(self, event: IncomingPane.SaveRequested) -> None:
         event.stop()
+        from .ask import AskScreen
+
         rows = event.rows
         what = count_of(len(rows), "message")
 
@@ -519,6 +569,7 @@ class MainScreen(Screen[None]):
     def _send_file_requested(self, event: ComposePane.SendFileRequested) -> None:
         """Which file, then where to and how fast; the bridge puts them (paced)."""
         event.stop()
+        from .ask import AskScreen
 
         def file_chosen(answer: str | None) -> None:
             if answer is None:
@@ -575,14 +626,19 @@ class MainScreen(Screen[None]):
 
     @on(IncomingPane.DetailsRequested)
     def _details(self, event: IncomingPane.DetailsRequested) -> None:
+        from .detail import DetailScreen
+
         self.app.push_screen(DetailScreen(event.arrival, event.state))
 
     # -------------------------------------------------------------- actions
 
     def action_send(self) -> None:
-        self.compose_pane.submit()
+        if self.panes_ready:  # before, there is no form to send
+            self.compose_pane.submit()
 
     def action_focus_pane(self, pane: str) -> None:
+        if not self.panes_ready:
+            return
         targets: dict[str, Callable[[], Widget]] = {
             "subscriptions": lambda: self.subscriptions.table,
             "compose": lambda: self.compose_pane.query_one("#address", Input),

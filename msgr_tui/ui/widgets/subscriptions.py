@@ -18,7 +18,6 @@ from ...messenger.address import AddressError, parse_address
 from ...messenger.failures import Failure
 from ...messenger.subscription import BrowseMode, SubscriptionState
 from ..messages import CommandRequested
-from ..screens.confirm import ConfirmScreen
 from .virtual_table import Cell, Column, Cut, VirtualTable
 
 
@@ -201,6 +200,8 @@ class SubscriptionsPane(Vertical):
 
     def action_purge(self) -> None:
         """After asking, naming the source: accept every message it holds now."""
+        from ..screens.confirm import ConfirmScreen  # not needed at start
+
         row = self.table.current
         if not isinstance(row, SubscriptionRow) or row.connect_address:
             self.notify("purge acts on a remote source, not a listener", severity="warning")
