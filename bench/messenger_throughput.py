@@ -1079,7 +1079,9 @@ def measure(args: argparse.Namespace) -> int:
             "machine": info,
             "original": None if args.original_info is None else args.original_info.describe(),
             "args": {
-                k: v for k, v in vars(args).items() if k not in ("py_spy_bin", "original_info")
+                k: str(v) if isinstance(v, Path) else v
+                for k, v in vars(args).items()
+                if k not in ("py_spy_bin", "original_info")
             },
             "samples": [
                 {"impl": k[0], "mode": k[1], "size": k[2], **vars(sample)}
