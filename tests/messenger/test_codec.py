@@ -6,11 +6,29 @@ import uuid
 from typing import Any
 
 import pytest
-from proton import UNDESCRIBED, Array, Data, Described, Message, char, symbol, ulong
+from proton import (
+    UNDESCRIBED,
+    Array,
+    Data,
+    Described,
+    Message,
+    byte,
+    char,
+    float32,
+    int32,
+    short,
+    symbol,
+    timestamp,
+    ubyte,
+    uint,
+    ulong,
+    ushort,
+)
 
 from msgr_tui.messenger import Message as MessengerMessage
 from msgr_tui.messenger._codec import Encoder as MessageEncoder
 from msgr_tui.messenger._codec import decode_into, detached
+from msgr_tui.messenger._pn import section_value
 from tests.helpers import pump_until, started, stop_all
 
 BODIES = [
@@ -130,3 +148,101 @@ def test_binary_values_received_are_bytes_that_the_next_get_does_not_overwrite()
     assert correlation_id == b"AAAAA" and type(correlation_id) is bytes
     assert reused.body.value[0] == b"BBBB"
     stop_all(sender, receiver)
+
+
+# Every scalar AMQP type, as Proton's decoder gives it back.
+SCALARS = [
+    None,
+    True,
+    False,
+    ubyte(1),
+    byte(-1),
+    ushort(2),
+    short(-2),
+    uint(3),
+    int32(-3),
+    char("c"),
+    ulong(4),
+    -5,
+    timestamp(1_700_000_000_000),
+    float32(1.5),
+    2.5,
+    uuid.UUID(int=9),
+    b"bin",
+    "text \u00e9",
+    symbol("sym"),
+]
+
+
+def typed(value: Any) -> Any:
+    """``value`` with the type of everything in it, to compare types as well as values."""
+    if isinstance(value, dict):
+        return ("dict", [(typed(k), typed(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [typed(item) for item in value])
+    if isinstance(value, Described):
+        return ("described", typed(value.descriptor), typed(value.value))
+    return (type(value).__name__, value)
+
+
+def read_back(value: dict[Any, Any]) -> tuple[Any, Any]:
+    """(ours, Proton's) reading of ``value`` put as an AMQP map."""
+    data = Data()
+    data.put_object(value)
+    data.rewind()
+    ours = section_value(data._data)
+    data.rewind()
+    data.next()
+    return ours, detached(data.get_object())
+
+
+@pytest.mark.parametrize("scalar", SCALARS, ids=[typed(s)[0] for s in SCALARS])
+def test_a_map_of_scalars_reads_as_proton_reads_it(scalar: Any) -> None:
+    ours, proton = read_back({symbol("x-opt-value"): scalar, "second": "two", ulong(9): scalar})
+    assert typed(ours) == typed(proton)
+    if type(scalar) is bytes:
+        # Proton 0.40 cannot: its binary is a memoryview, no dict key (the
+        # original's was bytes). Ours reads it as the original did.
+        with pytest.raises(ValueError, match="memoryview"):
+            read_back({scalar: "as a key"})
+        data = Data()
+        data.put_object({scalar: "as a key"})
+        data.rewind()
+        assert typed(section_value(data._data)) == typed({b"bin": "as a key"})
+    elif scalar is not None:
+        ours, proton = read_back({scalar: "as a key"})
+        assert typed(ours) == typed(proton)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {},
+        {"nested": {"map": 1}},
+        {"list": [1, 2]},
+        {"described": Described(symbol("d"), 1)},
+        {"array": Array(UNDESCRIBED, Data.INT, 1, 2)},
+        {"first": "flat", "then": ["not"]},
+    ],
+    ids=["empty", "nested map", "list", "described", "array", "flat then not"],
+)
+def test_a_map_with_more_than_scalars_reads_as_proton_reads_it(value: dict[Any, Any]) -> None:
+    ours, proton = read_back(value)
+    assert typed(ours) == typed(proton)
+
+
+def test_annotations_and_properties_of_every_scalar_decode_as_proton_decodes_them() -> None:
+    message = Message(
+        address="a",
+        body=b"x",
+        annotations={symbol(f"x-opt-{i}"): s for i, s in enumerate(SCALARS)},
+        properties={f"p{i}": s for i, s in enumerate(SCALARS)},
+    )
+    data = message.encode()
+    expected = Message()
+    expected.decode(data)
+    ours = MessengerMessage()
+    decode_into(ours, data)
+    assert typed(dict(ours.annotations)) == typed(detached(dict(expected.annotations)))
+    assert typed(ours.properties) == typed(detached(expected.properties))
+    assert type(ours.annotations) is type(expected.annotations)
