@@ -135,6 +135,9 @@ class MsgrTuiApp(App[None]):
         # Binding id -> keys, from the config file's [keymap]; the help shows it.
         self.keymap = dict(keymap or {})
         self.profile_switcher = ProfileSwitcher(self, profiles) if profiles is not None else None
+        # Whether Textual has painted its first frame (on_ready): the main screen
+        # mounts its panes only then.
+        self.first_frame_out = False
         # Here, not once mounted: a theme set later styles every widget a second time.
         self._theme_notices = self._choose_theme(self.settings.theme or DEFAULT_THEME)
 
@@ -203,13 +206,20 @@ class MsgrTuiApp(App[None]):
         # Pushed, not the default screen: Textual cannot switch away from that one.
         await self.push_screen(self._main)
         mark("main screen pushed")
-        self.call_after_refresh(self._shown)
         if self._start_messenger:
             if self.profile_switcher is not None:
                 self.profile_switcher.connect_at_start()  # may ask for a password first
             else:
                 self._main.connect()
         self._offer_recovered()
+
+    def on_ready(self) -> None:
+        # Textual's word that the first frame is out (after its start, which it
+        # paints in one go): now the main screen's panes may come in.
+        self.first_frame_out = True
+        mark("first frame out")
+        self._main.mount_panes_when_drawn()
+        self.call_after_refresh(self._shown)  # after the panes' mount (queued first)
 
     def _shown(self) -> None:
         mark("panes drawn")

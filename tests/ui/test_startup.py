@@ -2,7 +2,8 @@
 
 The main screen draws the frames of its panes first (their borders and titles)
 and mounts the panes right after; what the Messenger says meanwhile (its
-listener bound) waits for them and is shown once they are there.
+listener bound), and what the user chose meanwhile, waits for them and is
+done once they are there.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import pytest
 from textual.widgets import Input
 
 from msgr_tui.ui.screens.main import PANE_TITLES, MainScreen, PaneFrame
+from msgr_tui.ui.screens.recovered import RecoveryScreen
 from msgr_tui.ui.widgets.keys_footer import KeysFooter
 from tests.ui.story import app_with, listening, main, quit_app, screen_text, until
+from tests.ui.test_next_start import leave_recovery_file
 
 SIZE = (80, 24)
 
@@ -62,6 +65,7 @@ async def test_the_keys_line_shows_the_focused_panes_keys_and_a_click_presses_on
     app = app_with()
     async with app.run_test(size=SIZE) as pilot:
         screen = main(app)
+        await until(pilot, lambda: screen.panes_ready, "the panes")
         await until(pilot, lambda: screen.focused is screen.incoming.table, "Incoming focused")
         await pilot.pause()
         bottom = screen_text(app).splitlines()[-1]
@@ -72,4 +76,28 @@ async def test_the_keys_line_shows_the_focused_panes_keys_and_a_click_presses_on
         await until(pilot, lambda: screen.zoomed is screen.incoming, "Incoming zoomed")
         await pilot.press("2")  # another pane's keys
         await until(pilot, lambda: "More fields" in screen_text(app), "Compose's keys")
+        await quit_app(pilot, app)
+
+
+async def test_a_choice_made_before_the_panes_are_there_is_done_once_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mount_panes = MainScreen._mount_panes
+    held: list[MainScreen] = []
+    monkeypatch.setattr(MainScreen, "_mount_panes", lambda screen: held.append(screen))
+    leave_recovery_file("amqp://127.0.0.1:1/orders", ["kept"])
+    app = app_with()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RecoveryScreen), "the offer")
+        await until(pilot, lambda: held, "the first frame")
+        await pilot.press("o")  # open them in Outgoing, held: the pane is not there yet
+        await until(pilot, lambda: app.screen is main(app), "the offer answered")
+        screen = main(app)
+        assert not screen.panes_ready and screen.outgoing.rows == []
+
+        await mount_panes(screen)
+        await until(pilot, lambda: screen.outgoing.rows, "the kept message in Outgoing")
+        assert [row.subject for row in screen.outgoing.rows] == ["kept"]
+        assert screen.outgoing.rows[0].held_from is not None
+        await until(pilot, lambda: screen.focused is screen.outgoing.table, "Outgoing focused")
         await quit_app(pilot, app)

@@ -596,7 +596,8 @@ async def test_every_shipped_theme_paints_the_main_screen_and_a_modal_in_its_col
     colours = load_theme_file(BUILTIN_THEMES / f"{theme}.toml")
     app = MsgrTuiApp(Settings(listen=(LOOPBACK,), theme=theme), start_messenger=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: main(app).incoming.table.has_focus, "the main screen")
+        screen = main(app)
+        await until(pilot, lambda: screen.panes_ready and screen.incoming.table.has_focus, "panes")
         await pilot.pause()  # the panes, mounted after the first frame, painted with the focus
         on_main = painted(app.export_screenshot())
         await pilot.press("f1")  # a modal screen and its widgets too

@@ -203,7 +203,11 @@ class MainScreen(Screen[None]):
         # Until the panes are mounted (just after the first frame), the bridge's
         # batches wait here, in order.
         self.panes_ready = False
+        self._panes_asked = False
         self._waiting: list[BridgeBatch] = []
+        # What the user asked for before the panes were there (a key pressed on the
+        # first frame, a choice in the dialog over it), done once they are.
+        self._after_panes: list[Callable[[], object]] = []
         self._handlers: dict[type, Callable[[Any], None]] = {
             SubscriptionChanged: self._subscription_changed,
             ListenerBound: self._listener_bound,
@@ -231,7 +235,17 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         mark("main screen mounted")
-        self.call_after_refresh(self._mount_panes)
+        # The app's first screen: Textual paints nothing until its start is done,
+        # and a callback "after refresh" would come before that paint; the app
+        # calls mount_panes_when_drawn once the first frame is out (App.on_ready).
+        if getattr(self.app, "first_frame_out", True):
+            self.mount_panes_when_drawn()
+
+    def mount_panes_when_drawn(self) -> None:
+        """Mount the panes in place of their frames once the frames are on the screen."""
+        if not self._panes_asked:
+            self._panes_asked = True
+            self.call_after_refresh(self._mount_panes)
 
     async def _mount_panes(self) -> None:
         """The panes in place of their frames, in one update of the screen."""
@@ -248,6 +262,15 @@ class MainScreen(Screen[None]):
         waiting, self._waiting = self._waiting, []
         for batch in waiting:
             self._bridge_batch(batch)
+        asked, self._after_panes = self._after_panes, []
+        for action in asked:
+            action()
+
+    def _panes_or_later(self, action: Callable[[], object]) -> bool:
+        """True if the panes are there; else False, and ``action`` is done once they are."""
+        if not self.panes_ready:
+            self._after_panes.append(action)
+        return self.panes_ready
 
     # -------------------------------------------------------------- session
 
@@ -465,6 +488,8 @@ class MainScreen(Screen[None]):
 
     def send_again(self, path: Path) -> bool:
         """Send a recovery file's messages again; False (the user is told) if it cannot be read."""
+        if not self._panes_or_later(lambda: self.send_again(path)):
+            return True  # tried once the panes are there
         try:
             messages = load_recovery_file(path)
         except MessageFileError as error:
@@ -476,6 +501,8 @@ class MainScreen(Screen[None]):
 
     def hold(self, path: Path) -> bool:
         """Show a recovery file's messages in Outgoing, held (``r`` there sends them)."""
+        if not self._panes_or_later(lambda: self.hold(path)):
+            return True  # tried once the panes are there
         try:
             messages = load_recovery_file(path)
         except MessageFileError as error:
@@ -633,11 +660,11 @@ class MainScreen(Screen[None]):
     # -------------------------------------------------------------- actions
 
     def action_send(self) -> None:
-        if self.panes_ready:  # before, there is no form to send
+        if self._panes_or_later(self.action_send):
             self.compose_pane.submit()
 
     def action_focus_pane(self, pane: str) -> None:
-        if not self.panes_ready:
+        if not self._panes_or_later(lambda: self.action_focus_pane(pane)):
             return
         targets: dict[str, Callable[[], Widget]] = {
             "subscriptions": lambda: self.subscriptions.table,
