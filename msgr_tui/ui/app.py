@@ -219,13 +219,14 @@ class MsgrTuiApp(App[None]):
         self.first_frame_out = True
         mark("first frame out")
         self._main.mount_panes_when_drawn()
-        self.call_after_refresh(self._shown)  # after the panes' mount (queued first)
 
+    @on(MainScreen.PanesShown)
     def _shown(self) -> None:
         mark("panes drawn")
         write_marks()
-        if self._on_shown is not None:
-            self._on_shown()
+        on_shown, self._on_shown = self._on_shown, None  # once: the next sessions' too
+        if on_shown is not None:
+            on_shown()
 
     def _choose_theme(self, wanted: str) -> list[tuple[str, str]]:
         """Register the themes and start on ``wanted``; what to tell the user (title, text)."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
+from msgr_tui.settings import Settings
+from msgr_tui.ui.app import MsgrTuiApp
 from msgr_tui.ui.screens.main import PANE_TITLES, MainScreen, PaneFrame
 from msgr_tui.ui.screens.recovered import RecoveryScreen
 from msgr_tui.ui.widgets.keys_footer import KeysFooter
-from tests.ui.story import app_with, listening, main, quit_app, screen_text, until
+from tests.ui.story import LOOPBACK, app_with, listening, main, quit_app, screen_text, until
 from tests.ui.test_next_start import leave_recovery_file
 
 SIZE = (80, 24)
@@ -101,3 +103,17 @@ async def test_a_choice_made_before_the_panes_are_there_is_done_once_they_are(
         assert screen.outgoing.rows[0].held_from is not None
         await until(pilot, lambda: screen.focused is screen.outgoing.table, "Outgoing focused")
         await quit_app(pilot, app)
+
+
+async def test_the_start_is_over_once_the_panes_are_drawn_and_said_once() -> None:
+    shown: list[bool] = []
+    app = MsgrTuiApp(
+        Settings(listen=(LOOPBACK,)),
+        start_messenger=False,
+        on_shown=lambda: shown.append(main(app).panes_ready),
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: shown, "the start over")
+        assert shown == [True]  # the panes were there when it was said
+        await quit_app(pilot, app)
+    assert shown == [True]

@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message as TextualMessage
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
@@ -182,6 +183,9 @@ class MainScreen(Screen[None]):
     ALLOW_IN_MAXIMIZED_VIEW: ClassVar[str | None] = "#status, KeysFooter"
     ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
 
+    class PanesShown(TextualMessage):
+        """The panes are mounted and drawn: the start is over (the app resumes the gc)."""
+
     at_stake: reactive[AtStake] = reactive(AtStake, always_update=False)
     """What quitting now would leave undone (the bridge says when it changes)."""
 
@@ -259,6 +263,7 @@ class MainScreen(Screen[None]):
             self.panes_ready = True
             self.incoming.table.focus()
         mark("panes mounted")
+        self.call_after_refresh(self.post_message, self.PanesShown())
         waiting, self._waiting = self._waiting, []
         for batch in waiting:
             self._bridge_batch(batch)
