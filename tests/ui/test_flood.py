@@ -10,9 +10,11 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from msgr_tui.bridge import Stats
+from msgr_tui.bridge import MessageArrived, Stats
 from msgr_tui.messenger import PENDING, REJECTED, Message, Messenger
 from msgr_tui.ui.app import MsgrTuiApp
+from msgr_tui.ui.messages import BridgeBatch
+from msgr_tui.ui.screens.main import BATCH_SLICE
 from msgr_tui.ui.widgets.incoming import IncomingPane
 from tests.bridge.test_arrivals import not_utf8
 from tests.helpers import started, stop_all
@@ -155,4 +157,31 @@ async def test_rows_the_window_decided_in_the_same_batch_leave_first_and_quietly
         assert [row.state for row in pane.rows[-10:]] == [PENDING] * 10
         assert notes.saying("dropped from the view") == []
         stop_all(sender)
+        await quit_app(pilot, app)
+
+
+async def test_a_large_batch_is_applied_a_slice_a_turn_in_the_order_it_came() -> None:
+    """Keys are handled between slices of a flood's batch; batches that come meanwhile
+    wait behind what is left of it (events are never reordered)."""
+    app = app_with()
+    async with app.run_test(size=SIZE) as pilot:
+        address = await listening(pilot, app)
+        data = bytes(Message(address=f"{address}/q", body="b").encode())
+        screen, pane = main(app), incoming(app)
+        slices: list[int] = []
+        add_messages = pane.add_messages
+
+        def recorded(arrivals: list[MessageArrived], decided: object = ()) -> None:
+            slices.append(len(arrivals))
+            add_messages(arrivals, decided)  # type: ignore[arg-type]
+
+        pane.add_messages = recorded  # type: ignore[method-assign]
+        count = 2 * BATCH_SLICE + 500
+        arrivals = [MessageArrived(seq, 10**6 + seq, 0.0, data) for seq in range(1, count + 1)]
+        first, second = arrivals[: count - 100], arrivals[count - 100 :]
+        screen.post_message(BridgeBatch(list(first)))
+        screen.post_message(BridgeBatch(list(second)))
+        await until(pilot, lambda: pane.received_total == count, "every arrival applied")
+        assert [row.arrival.seq for row in pane.rows] == list(range(1, count + 1))
+        assert max(slices) <= BATCH_SLICE and len(slices) >= 3, slices
         await quit_app(pilot, app)
