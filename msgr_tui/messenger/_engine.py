@@ -718,12 +718,11 @@ class Driver:
                 deliveries += 1
                 delivery = delivery_of(event)
                 link = links.get(link_of_delivery(delivery))
-                if link is None:
-                    pass
-                elif link.is_sender:
-                    on_sent(link, delivery)
-                elif on_received(link, delivery):
-                    on_message(link)
+                if link is not None:
+                    if link.is_sender:
+                        on_sent(link, delivery)
+                    elif on_received(link, delivery):
+                        on_message(link)
             elif kind == LINK_FLOW:
                 link = links.get(link_of(event))
                 if link is not None:

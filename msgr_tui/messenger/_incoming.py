@@ -266,9 +266,13 @@ class IncomingQueue:
         modification: Modification | None = None,
     ) -> None:
         """:meth:`dispose` for many entries in one loop (``accept()`` of a whole window)."""
+        # The flags go with MODIFIED only; other outcomes have a state of their own.
         if outcome is MODIFIED:
             modification = modification or Modification(True, False)
-        state = _DISPOSITION.get(outcome) if outcome is not MODIFIED else None
+            state = None
+        else:
+            modification = None
+            state = _DISPOSITION.get(outcome)
         update, settle, dirty = _pn.delivery_update, _pn.delivery_settle, self.dirty
         for entry in entries:
             entry.outcome = outcome

@@ -602,12 +602,9 @@ def decode_sections(message: Message, data: bytes | bytearray) -> tuple[Any, Any
         return instructions, annotations, properties, None, True
     kind = _data_type(section)
     if kind == _BINARY:
-        value = lib.pn_data_get_binary(section)
-        return instructions, annotations, properties, _unpack(value.start, value.size), True
+        return instructions, annotations, properties, _binary_of(section), True
     if kind == _STRING:
-        value = lib.pn_data_get_string(section)
-        body = _unpack(value.start, value.size).decode("utf8")
-        return instructions, annotations, properties, body, True
+        return instructions, annotations, properties, _text_of(section), True
     return instructions, annotations, properties, Data(section).get_object(), False
 
 
